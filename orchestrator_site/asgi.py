@@ -1,0 +1,20 @@
+"""HTTP through Django, WebSockets through Channels (/ws per shared/protocol.md)."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orchestrator_site.settings")
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from core.auth import TokenAuthMiddlewareStack, WebsocketOriginGuard  # noqa: E402
+from orchestrator_site.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": WebsocketOriginGuard(TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)
