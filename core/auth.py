@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from inspect import iscoroutinefunction
 
 from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
@@ -54,14 +55,24 @@ class BearerTokenMiddleware:
 def api_view(view: Callable) -> Callable:
     """A JSON endpoint: 401 JSON (not a login redirect) when neither session nor token authenticates."""
 
-    @login_not_required
+    message = "Log in, or send an API token as `Authorization: Bearer <token>`."
+    if iscoroutinefunction(view):
+
+        @wraps(view)
+        async def async_wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not await sync_to_async(lambda: request.user.is_authenticated)():
+                return unauthorized(message)
+            return await view(request, *args, **kwargs)
+
+        return login_not_required(async_wrapper)
+
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.user.is_authenticated:
-            return unauthorized("Log in, or send an API token as `Authorization: Bearer <token>`.")
+            return unauthorized(message)
         return view(request, *args, **kwargs)
 
-    return wrapper
+    return login_not_required(wrapper)
 
 
 def _header(scope: dict, name: bytes) -> str | None:

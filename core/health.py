@@ -63,11 +63,21 @@ def backend_check(url: str) -> dict:
     return {"models": models}
 
 
+def llm_backends() -> list:
+    """The enabled backends the gateway routes to (seeded from LLM_BACKENDS, edited in the UI)."""
+    from llm.models import Backend
+
+    return list(Backend.objects.filter(enabled=True).order_by("name"))
+
+
 def health_report(*, redis_url: str | None = None) -> dict[str, Any]:
     """Every check; `ok` is true only when database, Redis and a worker are up (backends are reported)."""
-    backends = settings.LLM_BACKENDS
+    try:
+        backends = llm_backends()
+    except Exception:  # noqa: BLE001 - the database check below says what is wrong
+        backends = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(backends))) as pool:
-        backend_futures = {b.name: (b, pool.submit(_timed, lambda u=b.url: backend_check(u))) for b in backends}
+        backend_futures = [(b, pool.submit(_timed, lambda u=b.base_url: backend_check(u))) for b in backends]
         checks = {
             "database": _timed(database_check),
             "redis": _timed(lambda: redis_check(redis_url)),
@@ -76,9 +86,9 @@ def health_report(*, redis_url: str | None = None) -> dict[str, Any]:
             checks["worker"] = _timed(worker_check)
         else:
             checks["worker"] = {"status": "down", "error": "Redis is down, so no task can reach a worker", "ms": 0}
-        backend_results = []
-        for name, (spec, future) in backend_futures.items():
-            backend_results.append({"name": name, "kind": spec.kind, "url": spec.url, **future.result()})
+        backend_results = [
+            {"name": b.name, "kind": b.kind, "url": b.base_url, **future.result()} for b, future in backend_futures
+        ]
     ok = all(checks[name]["status"] == "up" for name in CORE_CHECKS)
     return {
         "status": "ok" if ok else "fail",

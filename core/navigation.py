@@ -27,6 +27,7 @@ SECTIONS: tuple[Section, ...] = (
         "Models",
         "/models/",
         "Every backend and model: health, circuit state, load and unload, benchmarks, side-by-side comparison.",
+        ready=True,
     ),
     Section(
         "tasks",

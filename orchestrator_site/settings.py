@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.discord",
     "allauth.socialaccount.providers.notion",
     "core",
+    "llm",
     "chat",
     "monitoring",
 ]
@@ -138,7 +139,10 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Keeps the gateway's 5-minute model cache warm.
+    "llm-catalogue-refresh": {"task": "llm.catalogue_refresh", "schedule": 240.0},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- LLM backends: `name[:kind]=url`, comma-separated. LM Studio's default address otherwise ---
@@ -147,6 +151,8 @@ LLM_BACKENDS = parse_llm_backends(os.environ.get("LLM_BACKENDS", "lmstudio:lmstu
 if os.environ.get("ORCH_EMBEDDED_LLM_URL"):
     LLM_BACKENDS += parse_llm_backends(f"embedded:llamacpp={os.environ['ORCH_EMBEDDED_LLM_URL']}")
 LLM_HEALTH_TIMEOUT_S = float(os.environ.get("LLM_HEALTH_TIMEOUT_S", "2"))
+# The model used when a request names none; empty: the first loaded model in the catalogue.
+LLM_DEFAULT_MODEL = os.environ.get("LLM_DEFAULT_MODEL", "")
 
 # --- Accounts (django-allauth) ---
 AUTHENTICATION_BACKENDS = [
@@ -218,11 +224,13 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG and envbool("STATIC_MANIFEST", True)
+        if not envbool("STATIC_FROM_SOURCE", DEBUG)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG
+# Serve straight from the source folders (no collectstatic) in DEBUG and in the tests.
+WHITENOISE_USE_FINDERS = envbool("STATIC_FROM_SOURCE", DEBUG)
+WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")

@@ -1,9 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from llm import api as llm_api
+
 urlpatterns = [
     path("", include("core.urls")),
     path("chat/", include("chat.urls")),
+    path("models/", include("llm.urls")),
+    path("v1/models", llm_api.models, name="v1_models"),
+    path("v1/chat/completions", llm_api.chat_completions, name="v1_chat_completions"),
+    path("v1/embeddings", llm_api.embeddings, name="v1_embeddings"),
     path("monitoring/", include("monitoring.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

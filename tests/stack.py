@@ -87,10 +87,13 @@ def main(pytest_args: list[str]) -> int:
     try:
         log("assembling the test model (cached in .cache/)")
         model = embedded.model_path(CACHE)
-        llm_port = embedded.free_port()
-        log(f"starting llama.cpp server on 127.0.0.1:{llm_port}")
+        llm_port, llm_port_2 = embedded.free_port(), embedded.free_port()
+        log(f"starting two llama.cpp servers on 127.0.0.1:{llm_port} and :{llm_port_2} (the second with embeddings)")
         procs.append(
             embedded.llm_server_start(model=model, port=llm_port, log_path=workdir / "llama.log", embedding=False)
+        )
+        procs.append(
+            embedded.llm_server_start(model=model, port=llm_port_2, log_path=workdir / "llama2.log", embedding=True)
         )
         log("starting MariaDB")
         mariadb, mariadb_port = mariadb_start(workdir)
@@ -108,9 +111,10 @@ def main(pytest_args: list[str]) -> int:
         }
         base_env.update(
             SECRET_KEY="test-secret-key-not-for-production",
-            STATIC_MANIFEST="false",
+            STATIC_FROM_SOURCE="true",
             LLM_BACKENDS=f"testllm:llamacpp=http://127.0.0.1:{llm_port}/v1",
             ORCH_TEST_LLM_URL=f"http://127.0.0.1:{llm_port}/v1",
+            ORCH_TEST_LLM_URL_2=f"http://127.0.0.1:{llm_port_2}/v1",
             ORCH_TEST_REDIS_SERVER=shutil.which("redis-server") or "",
             ORCH_TEST_ARTIFACTS=str(artifacts),
             PYTHONUNBUFFERED="1",

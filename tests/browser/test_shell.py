@@ -19,6 +19,9 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture
 def page(daphne_url, monkeypatch):
+    from llm.services import backends_sync_from_settings
+
+    backends_sync_from_settings()  # as `make run` does at start
     # Playwright's sync API runs an event loop in this thread; the ORM work is done before it starts.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as pw:

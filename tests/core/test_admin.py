@@ -12,7 +12,7 @@ from core.services import api_token_create
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"core", "chat", "monitoring"}
+OUR_APPS = {"core", "llm", "chat", "monitoring"}
 
 
 def our_models():

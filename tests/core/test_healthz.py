@@ -7,9 +7,16 @@ import shutil
 import pytest
 
 from core import embedded
-from orchestrator_site.env import BackendSpec
+from llm.models import Backend
+from llm.services import backends_sync_from_settings
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def backends_from_settings():
+    """As `make run` does at start: LLM_BACKENDS (the test llama.cpp server) seeds the backends."""
+    backends_sync_from_settings()
 
 
 def test_green_when_database_redis_and_worker_are_up(client, celery_worker, llm_url):
@@ -33,9 +40,8 @@ def test_signed_in_users_see_backend_details(alice_client, celery_worker, llm_ur
     assert backend["models"]  # the real llama.cpp server lists its model
 
 
-def test_a_dead_llm_backend_is_reported_but_the_core_stays_green(alice_client, celery_worker, settings, llm_url):
-    dead = f"http://127.0.0.1:{embedded.free_port()}/v1"
-    settings.LLM_BACKENDS = [*settings.LLM_BACKENDS, BackendSpec("gone", "lmstudio", dead)]
+def test_a_dead_llm_backend_is_reported_but_the_core_stays_green(alice_client, celery_worker, llm_url):
+    Backend.objects.create(name="gone", kind="lmstudio", base_url=f"http://127.0.0.1:{embedded.free_port()}/v1")
     response = alice_client.get("/healthz")
     assert response.status_code == 200
     by_name = {b["name"]: b for b in response.json()["backends"]}
@@ -62,8 +68,14 @@ def test_503_naming_redis_when_redis_is_stopped(alice_client, settings, tmp_path
     assert body["checks"]["worker"]["status"] == "down"
 
 
-def test_anonymous_callers_get_status_without_addresses_or_errors(client, settings, celery_worker):
-    settings.LLM_BACKENDS = [BackendSpec("gone", "lmstudio", f"http://127.0.0.1:{embedded.free_port()}/v1")]
+def test_anonymous_callers_get_status_without_addresses_or_errors(client, celery_worker):
+    Backend.objects.all().delete()
+    Backend.objects.create(name="gone", kind="lmstudio", base_url=f"http://127.0.0.1:{embedded.free_port()}/v1")
     body = client.get("/healthz").json()
     assert body["backends"][0]["status"] == "down"
     assert "url" not in body["backends"][0] and "error" not in body["backends"][0]
+
+
+def test_disabled_backends_are_not_checked(alice_client, celery_worker):
+    Backend.objects.update(enabled=False)
+    assert alice_client.get("/healthz").json()["backends"] == []

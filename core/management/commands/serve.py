@@ -24,6 +24,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from core import embedded
+from llm.services import EMBEDDED_BACKEND, backend_register, backends_sync_from_settings
 from orchestrator_site.env import embedded_redis_socket, envbool, envint
 
 
@@ -141,7 +142,8 @@ class Command(BaseCommand):
         self.say("· applying database migrations")
         call_command("migrate", interactive=False, verbosity=0)
         call_command("ensure_admin")
-        if not settings.DEBUG:
+        backends_sync_from_settings()
+        if not settings.WHITENOISE_USE_FINDERS:
             call_command("collectstatic", interactive=False, verbosity=0)
 
         answering = [b for b in settings.LLM_BACKENDS if embedded.backend_answers(b.url, timeout=1.5)]
@@ -159,6 +161,7 @@ class Command(BaseCommand):
             )  # fmt: skip
             self.children.append(Child("llm", proc, pid_dir))
             env["ORCH_EMBEDDED_LLM_URL"] = f"http://127.0.0.1:{llm_port}/v1"
+            backend_register(name=EMBEDDED_BACKEND, kind="llamacpp", url=env["ORCH_EMBEDDED_LLM_URL"])
             started.append(f"embedded model server ({embedded.EMBEDDED_MODEL_ALIAS}) on 127.0.0.1:{llm_port}")
 
         bin_dir = Path(sys.executable).parent

@@ -1,0 +1,454 @@
+"""Every call to a model goes through here: routing, circuit breaker, retries, fallbacks, timeouts.
+
+Retries happen only before the first token: once text has reached the caller, a stream that dies
+ends as `StreamInterrupted` carrying the partial text, never re-sent. Fallback models are tried
+in order after every backend of the asked model has failed or is open; each attempt is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import openai
+from django.conf import settings
+
+from llm import state
+from llm.catalogue import catalogue_get, enabled_backends, models_by_id
+from llm.discovery import ModelInfo, headers_for
+from llm.models import Backend
+from llm.validation import Flag, response_check
+
+BACKOFF_BASE_S = 0.2
+BACKOFF_MAX_S = 2.0
+STICKY_TTL_S = 1800
+BACKENDS_LOCAL_TTL_S = 2.0
+
+
+class GatewayError(Exception):
+    """No answer could be had. `code` is a protocol error code (backend_unavailable, not_found, bad_request)."""
+
+    def __init__(self, code: str, message: str, attempts: list[Attempt] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.attempts = attempts or []
+
+
+class StreamInterrupted(Exception):
+    """The stream died after text had been sent; `partial` holds all of that text."""
+
+    def __init__(self, message: str, partial: str, attempts: list[Attempt]):
+        super().__init__(message)
+        self.partial = partial
+        self.attempts = attempts
+
+
+@dataclass
+class Attempt:
+    backend: str
+    model: str
+    outcome: str  # ok | error | skipped_open | skipped_busy
+    error: str = ""
+    ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "backend": self.backend,
+            "model": self.model,
+            "outcome": self.outcome,
+            "error": self.error,
+            "ms": self.ms,
+        }
+
+
+@dataclass
+class ChatRequest:
+    messages: list[dict]
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    top_p: float | None = None
+    fallbacks: list[str] = field(default_factory=list)
+    sticky_key: str | None = None
+    expect_json: bool = False
+    retry_invalid: bool = False
+    stop: list[str] | None = None
+    only_backend: str | None = None  # benchmarks measure one backend, bypassing routing
+    extra: dict = field(default_factory=dict)
+
+    def params(self) -> dict:
+        params: dict[str, Any] = {"messages": self.messages}
+        for name in ("temperature", "max_tokens", "top_p", "stop"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = value
+        if self.expect_json:
+            params["response_format"] = {"type": "json_object"}
+        params.update(self.extra)
+        return params
+
+
+@dataclass
+class ChatResult:
+    content: str
+    model: str
+    backend: str
+    finish_reason: str | None
+    usage: dict
+    timings: dict
+    attempts: list[Attempt]
+    flags: list[Flag] = field(default_factory=list)
+
+
+@dataclass
+class StreamStart:
+    model: str
+    backend: str
+
+
+@dataclass
+class StreamDelta:
+    text: str
+
+
+@dataclass
+class StreamEnd:
+    finish_reason: str | None
+    usage: dict
+    timings: dict
+    attempts: list[Attempt]
+
+
+# --- clients, one per backend and event loop (connection reuse keeps added latency low) ---
+_clients: dict[tuple[int, str, str], openai.AsyncOpenAI] = {}
+
+
+def client_for(backend: Backend) -> openai.AsyncOpenAI:
+    loop_id = id(asyncio.get_running_loop())
+    key = (loop_id, backend.name, f"{backend.base_url}|{backend.api_key_encrypted}|{backend.connect_timeout_s}")
+    found = _clients.get(key)
+    if found is None:
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(None, connect=backend.connect_timeout_s),
+            limits=httpx.Limits(max_connections=max(8, backend.max_concurrency * 2), max_keepalive_connections=32),
+            follow_redirects=False,
+        )
+        found = openai.AsyncOpenAI(
+            base_url=backend.base_url, api_key=backend.api_key or "not-needed", max_retries=0, http_client=http
+        )
+        for stale in [k for k in _clients if k[0] != loop_id or (k[1] == backend.name and k != key)]:
+            _clients.pop(stale, None)
+        _clients[key] = found
+    return found
+
+
+_backends_local: tuple[float, list[Backend]] | None = None
+_local_inflight: Counter[str] = Counter()
+
+
+async def backends_cached() -> list[Backend]:
+    global _backends_local
+    if _backends_local is not None and time.monotonic() - _backends_local[0] < BACKENDS_LOCAL_TTL_S:
+        return _backends_local[1]
+    found = await enabled_backends()
+    _backends_local = (time.monotonic(), found)
+    return found
+
+
+def backends_forget_local() -> None:
+    global _backends_local
+    _backends_local = None
+
+
+# --- routing ---
+async def default_model() -> str:
+    if getattr(settings, "LLM_DEFAULT_MODEL", ""):
+        return settings.LLM_DEFAULT_MODEL
+    by_id = models_by_id(await catalogue_get())
+    loaded = sorted(m for m, infos in by_id.items() if any(i.loaded and i.kind == "llm" for i in infos))
+    if loaded:
+        return loaded[0]
+    if by_id:
+        return sorted(by_id)[0]
+    raise GatewayError(
+        "backend_unavailable", "No LLM backend answers with any model. Start LM Studio or check LLM_BACKENDS."
+    )
+
+
+async def candidates(
+    model: str, *, sticky_key: str | None = None, only_backend: str | None = None
+) -> list[tuple[Backend, ModelInfo, state.BackendState]]:
+    """Backends serving `model`, best first: loaded, sticky, least in flight per weight, lowest latency."""
+    backends = {b.name: b for b in await backends_cached()}
+    if only_backend is not None:
+        backends = {k: v for k, v in backends.items() if k == only_backend}
+    infos = [i for i in models_by_id(await catalogue_get()).get(model, []) if i.backend in backends]
+    if not infos:
+        # The catalogue may be stale (a model was just loaded): ask the backends once more.
+        infos = [i for i in models_by_id(await catalogue_get(refresh=True)).get(model, []) if i.backend in backends]
+    if not infos:
+        return []
+    states = await state.states([i.backend for i in infos])
+    sticky = await state.client().get(f"{state.PREFIX}:sticky:{sticky_key}") if sticky_key else None
+
+    def score(info: ModelInfo):
+        backend, st = backends[info.backend], states[info.backend]
+        # Redis counts every process's requests; the local count also sees this process's
+        # requests routed a moment ago that have not reached Redis yet.
+        in_flight = max(st.in_flight, _local_inflight[info.backend])
+        return (
+            0 if info.loaded else 1,
+            0 if info.backend == sticky else 1,
+            in_flight / max(1, backend.weight),
+            st.latency_ms if st.latency_ms is not None else 0.0,
+            random.random(),  # equal backends share the load
+        )
+
+    return [(backends[i.backend], i, states[i.backend]) for i in sorted(infos, key=score)]
+
+
+def backoff_s(attempt: int) -> float:
+    return min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2**attempt) * (0.5 + random.random() / 2)
+
+
+def retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 425, 429) or exc.status_code >= 500
+    return isinstance(exc, (openai.APIConnectionError, openai.APITimeoutError, asyncio.TimeoutError, httpx.HTTPError))
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+async def plan(request: ChatRequest) -> list[str]:
+    model = request.model or await default_model()
+    return [model, *[m for m in request.fallbacks if m and m != model]]
+
+
+async def _each_try(request: ChatRequest, attempts: list[Attempt]):
+    models = await plan(request)
+    any_known = False
+    for model in models:
+        found = await candidates(model, sticky_key=request.sticky_key, only_backend=request.only_backend)
+        any_known = any_known or bool(found)
+        tried = 0
+        for round_no in range(2):  # a second round retries backends that failed retryably
+            for backend, _info, st in found:
+                if round_no == 1 and not any(
+                    a.backend == backend.name
+                    and a.model == model
+                    and a.outcome == "error"
+                    and a.error != "not retryable"
+                    for a in attempts
+                ):
+                    continue
+                in_flight = max(st.in_flight, _local_inflight[backend.name])
+                if in_flight >= backend.max_concurrency and len(found) > 1:
+                    attempts.append(Attempt(backend.name, model, "skipped_busy"))
+                    continue
+                # A closed circuit needs no round trip (and no await between sorting and choosing,
+                # so concurrent requests of this process see each other's choices).
+                if st.circuit != "closed" or round_no or tried:
+                    verdict = await state.breaker_allow(backend.name)
+                    if verdict == "open":
+                        attempts.append(Attempt(backend.name, model, "skipped_open", "circuit open"))
+                        continue
+                if tried:
+                    await asyncio.sleep(backoff_s(tried - 1))
+                tried += 1
+                _local_inflight[backend.name] += 1
+                try:
+                    yield backend, model
+                finally:
+                    _local_inflight[backend.name] -= 1
+            if round_no == 0 and tried == 0:
+                break
+    if not any_known:
+        asked = models[0] if models else request.model
+        raise GatewayError("not_found", f"No enabled backend serves the model {asked!r}.", attempts)
+    summary = "; ".join(f"{a.backend}/{a.model}: {a.error or a.outcome}" for a in attempts[-6:])
+    raise GatewayError("backend_unavailable", f"Every backend failed or is cooling down ({summary}).", attempts)
+
+
+async def _remember_sticky(request: ChatRequest, backend: Backend) -> None:
+    if request.sticky_key:
+        await state.client().set(f"{state.PREFIX}:sticky:{request.sticky_key}", backend.name, ex=STICKY_TTL_S)
+
+
+async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | StreamDelta | StreamEnd]:
+    """Stream one answer: StreamStart, StreamDelta*, StreamEnd; GatewayError before any text,
+    StreamInterrupted (with the partial text) after."""
+    attempts: list[Attempt] = []
+    params = request.params()
+    async with aclosing(_each_try(request, attempts)) as tries:
+        async for backend, model in tries:
+            started = time.perf_counter()
+            token = await state.inflight_add(backend.name)
+            parts: list[str] = []
+            sent_any = False
+            try:
+                stream = await asyncio.wait_for(
+                    client_for(backend).chat.completions.create(
+                        model=model, stream=True, stream_options={"include_usage": True}, **params
+                    ),
+                    timeout=backend.first_token_timeout_s,
+                )
+                chunks = stream.__aiter__()
+                finish_reason, usage, ttft_ms = None, {}, None
+                deadline = backend.first_token_timeout_s
+                while True:
+                    try:
+                        chunk = await asyncio.wait_for(chunks.__anext__(), timeout=deadline)
+                    except StopAsyncIteration:
+                        break
+                    if chunk.usage is not None:
+                        usage = chunk.usage.model_dump()
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    text = choice.delta.content or "" if choice.delta else ""
+                    if choice.finish_reason:
+                        finish_reason = choice.finish_reason
+                    if text:
+                        if not sent_any:
+                            ttft_ms = (time.perf_counter() - started) * 1000
+                            yield StreamStart(model=model, backend=backend.name)
+                            sent_any = True
+                            deadline = backend.idle_timeout_s
+                        parts.append(text)
+                        yield StreamDelta(text)
+                total_ms = (time.perf_counter() - started) * 1000
+                if not sent_any:
+                    yield StreamStart(model=model, backend=backend.name)
+                attempts.append(Attempt(backend.name, model, "ok", ms=round(total_ms, 1)))
+                await state.breaker_success(backend.name, latency_ms=ttft_ms)
+                await _remember_sticky(request, backend)
+                completion = usage.get("completion_tokens") or len(parts)
+                gen_s = max(1e-6, (total_ms - (ttft_ms or 0)) / 1000)
+                yield StreamEnd(
+                    finish_reason=finish_reason,
+                    usage=usage or {"prompt_tokens": None, "completion_tokens": len(parts), "total_tokens": None},
+                    timings={
+                        "ttft_ms": round(ttft_ms or total_ms, 1),
+                        "total_ms": round(total_ms, 1),
+                        "tokens_per_second": round(completion / gen_s, 2) if completion > 1 else None,
+                    },
+                    attempts=attempts,
+                )
+                return
+            except (TimeoutError, openai.OpenAIError, httpx.HTTPError, OSError) as exc:
+                error = describe(exc)
+                await state.breaker_failure(backend.name, error)
+                attempts.append(
+                Attempt(backend.name, model, "error", error if retryable(exc) else "not retryable",
+                        ms=round((time.perf_counter() - started) * 1000, 1))
+            )  # fmt: skip
+                if sent_any:
+                    raise StreamInterrupted(
+                        f"{backend.name} stopped mid-answer ({error})", "".join(parts), attempts
+                    ) from exc
+                if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 422):
+                    raise GatewayError("bad_request", f"{backend.name} refused the request: {error}", attempts) from exc
+            finally:
+                await state.inflight_remove(backend.name, token)
+
+
+async def chat(request: ChatRequest) -> ChatResult:
+    """One whole answer (streamed underneath, so the timeouts and the breaker behave the same).
+
+    With `retry_invalid`, an answer flagged by validation (empty, truncated, repetitive, bad JSON)
+    is asked for once more; the second answer is returned with its own flags either way."""
+    for round_no in range(2 if request.retry_invalid else 1):
+        parts: list[str] = []
+        start: StreamStart | None = None
+        end: StreamEnd | None = None
+        async for event in chat_stream(request):
+            if isinstance(event, StreamStart):
+                start = event
+            elif isinstance(event, StreamDelta):
+                parts.append(event.text)
+            else:
+                end = event
+        content = "".join(parts)
+        flags = response_check(content, end.finish_reason, expect_json=request.expect_json)
+        result = ChatResult(
+            content=content, model=start.model, backend=start.backend, finish_reason=end.finish_reason,
+            usage=end.usage, timings=end.timings, attempts=end.attempts, flags=flags,
+        )  # fmt: skip
+        if not flags or round_no == 1:
+            return result
+    return result
+
+
+async def embeddings(model: str, texts: list[str]) -> list[list[float]]:
+    """One vector per text. llama.cpp without pooling returns per-token vectors: mean-pooled here."""
+    attempts: list[Attempt] = []
+    async with aclosing(_each_try(ChatRequest(messages=[], model=model), attempts)) as tries:
+        async for backend, model_id in tries:
+            token = await state.inflight_add(backend.name)
+            try:
+                response = await asyncio.wait_for(
+                    client_for(backend).embeddings.create(model=model_id, input=texts),
+                    timeout=backend.first_token_timeout_s,
+                )
+                await state.breaker_success(backend.name)
+                return [_pool(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+            except (TimeoutError, openai.OpenAIError, httpx.HTTPError) as exc:
+                await state.breaker_failure(backend.name, describe(exc))
+                attempts.append(Attempt(backend.name, model_id, "error", describe(exc)))
+            finally:
+                await state.inflight_remove(backend.name, token)
+    raise GatewayError("backend_unavailable", "no backend produced embeddings", attempts)  # pragma: no cover
+
+
+def _pool(vector: list) -> list[float]:
+    if vector and isinstance(vector[0], list):
+        width = len(vector[0])
+        return [sum(row[i] for row in vector) / len(vector) for i in range(width)]
+    return vector
+
+
+@dataclass
+class TokenCount:
+    count: int
+    exact: bool
+    method: str
+
+
+def tokens_estimate(text: str) -> int:
+    """About 4 characters a token for English prose; labelled as an estimate wherever it is shown."""
+    return max(1, round(len(text) / 4)) if text else 0
+
+
+async def tokenize(model: str | None, text: str) -> TokenCount:
+    """Exact through llama.cpp's /tokenize where the backend has it, an estimate elsewhere."""
+    model = model or await default_model()
+    for backend, _info, _st in await candidates(model):
+        if backend.kind != Backend.Kind.LLAMACPP:
+            continue
+        try:
+            async with httpx.AsyncClient(headers=headers_for(backend), timeout=10, follow_redirects=False) as http:
+                for url in (f"{backend.root_url}/tokenize", f"{backend.root_url}/extras/tokenize"):
+                    response = await http.post(url, json={"content": text, "input": text, "model": model})
+                    if response.status_code == 200:
+                        data = response.json()
+                        tokens = data.get("tokens")
+                        count = len(tokens) if tokens is not None else data.get("count")
+                        if count is not None:
+                            return TokenCount(count=int(count), exact=True, method=f"{backend.name} tokenizer")
+        except httpx.HTTPError:
+            continue
+    return TokenCount(count=tokens_estimate(text), exact=False, method="estimate (~4 characters a token)")

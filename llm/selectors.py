@@ -1,0 +1,54 @@
+"""Reads of the gateway: backends with their live state, the catalogue, benchmark results."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from llm import catalogue, state
+from llm.models import Backend, BenchmarkResult
+
+
+def backend_list() -> QuerySet[Backend]:
+    return Backend.objects.all()
+
+
+def backend_get(*, name: str) -> Backend:
+    backend = Backend.objects.filter(name=name).first()
+    if backend is None:
+        raise Http404(f"No backend named {name!r}.")
+    return backend
+
+
+async def abackend_get(*, name: str) -> Backend:
+    backend = await Backend.objects.filter(name=name).afirst()
+    if backend is None:
+        raise Http404(f"No backend named {name!r}.")
+    return backend
+
+
+async def panel_state(*, refresh: bool = False) -> dict:
+    """Everything the model panel shows: each backend's health, circuit, in-flight, latency, and models."""
+    backends = [b async for b in Backend.objects.all()]
+    entry = await catalogue.catalogue_get(refresh=refresh)
+    states = await state.states([b.name for b in backends])
+    rows = []
+    for b in backends:
+        found = entry["backends"].get(b.name)
+        st = states[b.name]
+        rows.append(
+            {
+                "name": b.name, "kind": b.kind, "kind_label": b.get_kind_display(), "url": b.base_url,
+                "enabled": b.enabled, "weight": b.weight, "max_concurrency": b.max_concurrency,
+                "has_api_key": b.has_api_key,
+                "status": "disabled" if not b.enabled else ("unknown" if found is None else ("up" if found["ok"] else "down")),
+                "error": (found or {}).get("error", ""), "circuit": st.circuit, "failures": st.failures,
+                "in_flight": st.in_flight, "latency_ms": round(st.latency_ms, 1) if st.latency_ms is not None else None,
+                "last_error": st.last_error, "models": (found or {}).get("models", []),
+            }
+        )  # fmt: skip
+    return {"refreshed_at": entry.get("refreshed_at"), "backends": rows}
+
+
+def benchmark_list(*, limit: int = 50) -> QuerySet[BenchmarkResult]:
+    return BenchmarkResult.objects.select_related("backend")[:limit]

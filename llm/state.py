@@ -1,0 +1,145 @@
+"""Backend state every process shares through Redis: circuit breaker, in-flight requests, latency.
+
+The breaker is closed → open after `failure_threshold` consecutive failures → after `cooldown_s`
+exactly one caller gets the half-open probe (a Redis lock) → its success closes the circuit, its
+failure opens it again. It works the same for a group of one backend (LiteLLM never cools those).
+Each transition is one Lua script, so concurrent processes cannot interleave half-way.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+PREFIX = "orch:llm"
+FAILURE_THRESHOLD = 3
+COOLDOWN_S = 15.0
+PROBE_TIMEOUT_S = 120
+INFLIGHT_MAX_AGE_S = 900  # a request older than this is assumed dead (its process crashed)
+EWMA_ALPHA = 0.3
+
+_ALLOW = """
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+if state == 'closed' then return 'closed' end
+local now = tonumber(ARGV[1])
+local opened = tonumber(redis.call('HGET', KEYS[1], 'opened_at') or '0')
+if now < opened + tonumber(ARGV[2]) then return 'open' end
+if redis.call('SET', KEYS[2], ARGV[4], 'NX', 'EX', ARGV[3]) then
+  redis.call('HSET', KEYS[1], 'state', 'half_open')
+  return 'probe'
+end
+return 'open'
+"""
+
+_FAILURE = """
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
+redis.call('HSET', KEYS[1], 'last_error', ARGV[3], 'last_failure_at', ARGV[1])
+if state == 'half_open' or failures >= tonumber(ARGV[2]) then
+  redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', ARGV[1])
+  redis.call('DEL', KEYS[2])
+  return 'open'
+end
+return state
+"""
+
+_SUCCESS = """
+redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0)
+redis.call('DEL', KEYS[2])
+local old = redis.call('GET', KEYS[3])
+local value = tonumber(ARGV[1])
+if value >= 0 then
+  if old then value = tonumber(ARGV[2]) * value + (1 - tonumber(ARGV[2])) * tonumber(old) end
+  redis.call('SET', KEYS[3], value)
+end
+return 'closed'
+"""
+
+_client: aioredis.Redis | None = None
+_client_loop = None
+
+
+def client() -> aioredis.Redis:
+    """One async Redis client per event loop (Celery tasks and tests run several loops)."""
+    import asyncio
+
+    global _client, _client_loop
+    loop = asyncio.get_running_loop()
+    if _client is None or _client_loop is not loop:
+        _client = aioredis.Redis.from_url(settings.REDIS_CLIENT_URL, decode_responses=True)
+        _client_loop = loop
+    return _client
+
+
+def _keys(name: str) -> tuple[str, str, str, str]:
+    return (f"{PREFIX}:cb:{name}", f"{PREFIX}:cb:{name}:probe", f"{PREFIX}:ewma:{name}", f"{PREFIX}:inflight:{name}")
+
+
+@dataclass
+class BackendState:
+    name: str
+    circuit: str  # closed | open | half_open
+    failures: int
+    in_flight: int
+    latency_ms: float | None
+    last_error: str
+
+
+async def breaker_allow(name: str) -> str:
+    """'closed' (go), 'probe' (go: you are the one half-open probe) or 'open' (do not call)."""
+    cb, probe, _, _ = _keys(name)
+    return await client().eval(_ALLOW, 2, cb, probe, time.time(), COOLDOWN_S, PROBE_TIMEOUT_S, uuid.uuid4().hex)
+
+
+async def breaker_failure(name: str, error: str) -> str:
+    cb, probe, _, _ = _keys(name)
+    return await client().eval(_FAILURE, 2, cb, probe, time.time(), FAILURE_THRESHOLD, error[:300])
+
+
+async def breaker_success(name: str, *, latency_ms: float | None = None) -> None:
+    cb, probe, ewma, _ = _keys(name)
+    await client().eval(_SUCCESS, 3, cb, probe, ewma, -1 if latency_ms is None else latency_ms, EWMA_ALPHA)
+
+
+async def breaker_reset(name: str) -> None:
+    cb, probe, ewma, inflight = _keys(name)
+    await client().delete(cb, probe, ewma, inflight)
+
+
+async def inflight_add(name: str) -> str:
+    token = uuid.uuid4().hex
+    await client().zadd(_keys(name)[3], {token: time.time()})
+    return token
+
+
+async def inflight_remove(name: str, token: str) -> None:
+    await client().zrem(_keys(name)[3], token)
+
+
+async def states(names: list[str]) -> dict[str, BackendState]:
+    """Circuit, in-flight and latency of each backend, in one round trip."""
+    now = time.time()
+    pipe = client().pipeline(transaction=False)
+    for name in names:
+        cb, _, ewma, inflight = _keys(name)
+        pipe.hgetall(cb)
+        pipe.zremrangebyscore(inflight, 0, now - INFLIGHT_MAX_AGE_S)
+        pipe.zcard(inflight)
+        pipe.get(ewma)
+    results = await pipe.execute() if names else []
+    found = {}
+    for i, name in enumerate(names):
+        cb, _, count, ewma = results[i * 4 : i * 4 + 4]
+        found[name] = BackendState(
+            name=name,
+            circuit=cb.get("state", "closed"),
+            failures=int(cb.get("failures", 0)),
+            in_flight=int(count),
+            latency_ms=float(ewma) if ewma is not None else None,
+            last_error=cb.get("last_error", ""),
+        )
+    return found

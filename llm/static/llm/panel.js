@@ -1,0 +1,217 @@
+// The model control panel: backends and models from /models/api/state (every 10 s), load/unload,
+// benchmarks with live progress, compare, token count. All text goes in through textContent.
+const root = document.getElementById("panel");
+const isStaff = root.dataset.staff === "1";
+const $ = (id) => document.getElementById(id);
+
+function csrf() {
+  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function postJSON(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+    body: JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  let data = {};
+  try { data = await response.json(); } catch { /* empty body */ }
+  if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
+  return data;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("data-")) node.setAttribute(key, value);
+    else if (key === "text") node.textContent = value;
+    else node[key] = value;
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+const STATUS_BADGE = { up: "badge-success", down: "badge-danger", disabled: "badge-neutral", unknown: "badge-neutral" };
+const CIRCUIT_BADGE = { closed: "badge-success", open: "badge-danger", half_open: "badge-warning" };
+
+function cell(label, ...content) {
+  return el("td", { "data-label": label }, ...content);
+}
+
+let lastState = null;
+
+function renderBackends(state) {
+  const body = $("backend-rows");
+  body.replaceChildren();
+  $("backends-empty").hidden = state.backends.length > 0;
+  for (const b of state.backends) {
+    const name = el("td", { "data-label": "Backend", class: "cell-strong" },
+      el("div", { text: b.name }),
+      el("div", { class: "muted small", text: `${b.kind_label} · ${b.url}` }));
+    const status = el("span", { class: `badge ${STATUS_BADGE[b.status] || "badge-neutral"}`, text: b.status });
+    if (b.error) status.title = b.error;
+    const circuit = el("span", { class: `badge ${CIRCUIT_BADGE[b.circuit] || "badge-neutral"}`, text: b.circuit.replace("_", "-") });
+    if (b.last_error) circuit.title = `last error: ${b.last_error}`;
+    const row = el("tr", {}, name, cell("Status", status), cell("Circuit", circuit),
+      cell("In flight", `${b.in_flight} / ${b.max_concurrency}`),
+      cell("Latency", b.latency_ms == null ? "—" : `${b.latency_ms} ms`),
+      cell("Models", String(b.models.length)));
+    if (isStaff) {
+      row.append(el("td", { class: "cell-actions" },
+        el("a", { class: "btn btn-ghost btn-sm", href: `/models/backends/${encodeURIComponent(b.name)}/edit/`, text: "Edit",
+          ariaLabel: `Edit backend ${b.name}` })));
+    }
+    body.append(row);
+  }
+}
+
+function renderModels(state) {
+  const body = $("model-rows");
+  body.replaceChildren();
+  const names = new Set();
+  for (const b of state.backends) {
+    for (const m of b.models) {
+      names.add(m.id);
+      const actions = el("td", { class: "cell-actions" });
+      const group = el("div", { class: "btn-group" });
+      if (isStaff && b.kind !== "openai") {
+        const verb = m.loaded ? "unload" : "load";
+        group.append(el("button", { type: "button", class: "btn btn-secondary btn-sm", text: m.loaded ? "Unload" : "Load",
+          ariaLabel: `${m.loaded ? "Unload" : "Load"} ${m.id} on ${b.name}`,
+          onclick: () => modelAction(b.name, m.id, verb) }));
+      }
+      group.append(el("button", { type: "button", class: "btn btn-ghost btn-sm", text: "Benchmark",
+        ariaLabel: `Benchmark ${m.id} on ${b.name}`, onclick: () => benchmark(b.name, m.id) }));
+      actions.append(group);
+      body.append(el("tr", {},
+        el("td", { "data-label": "Model", class: "cell-strong", text: m.id }),
+        cell("Backend", b.name),
+        cell("State", el("span", { class: `badge ${m.loaded ? "badge-success" : "badge-neutral"}`, text: m.loaded ? "loaded" : "not loaded" })),
+        cell("Context", m.context_length ? m.context_length.toLocaleString() : "—"),
+        actions));
+    }
+  }
+  if (!body.children.length) {
+    body.append(el("tr", {}, el("td", { colSpan: 5, class: "muted", text: "No models: no backend answers yet." })));
+  }
+  renderCompareChoices([...names].sort());
+}
+
+function renderCompareChoices(names) {
+  const box = $("compare-models");
+  const checked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
+  box.replaceChildren();
+  names.forEach((name, index) => {
+    const id = `cmp-${index}`;
+    box.append(el("div", { class: "field--check" },
+      el("input", { type: "checkbox", id, value: name, checked: checked.has(name) }),
+      el("label", { htmlFor: id, text: name })));
+  });
+}
+
+async function refresh(force = false) {
+  try {
+    const response = await fetch(`${root.dataset.stateUrl}${force ? "?refresh=1" : ""}`, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    lastState = await response.json();
+    renderBackends(lastState);
+    renderModels(lastState);
+    const up = lastState.backends.filter((b) => b.status === "up").length;
+    $("panel-status").textContent = `${up} of ${lastState.backends.length} backends answering.`;
+    if (lastState.refreshed_at) {
+      $("refreshed-at").textContent = `models checked ${new Date(lastState.refreshed_at * 1000).toLocaleTimeString()}`;
+    }
+  } catch (error) {
+    $("panel-status").textContent = `Could not load the backends: ${error.message}. Retrying…`;
+  }
+}
+
+async function modelAction(backend, model, verb) {
+  $("action-status").textContent = `${verb === "load" ? "Loading" : "Unloading"} ${model} on ${backend}…`;
+  try {
+    await postJSON(`/models/api/backends/${encodeURIComponent(backend)}/${verb}`, { model });
+    $("action-status").textContent = `${model} ${verb === "load" ? "loaded" : "unloaded"} on ${backend}.`;
+  } catch (error) {
+    $("action-status").textContent = `Could not ${verb} ${model}: ${error.message}`;
+  }
+  refresh();
+}
+
+async function benchmark(backend, model) {
+  const box = $("bench-progress");
+  box.hidden = false;
+  $("bench-label").textContent = `Benchmark of ${model} on ${backend}`;
+  $("bench-bar").value = 0;
+  $("bench-message").textContent = "queued…";
+  let job;
+  try {
+    job = await postJSON(root.dataset.benchmarkUrl, { backend, model, runs: 3 });
+  } catch (error) {
+    $("bench-message").textContent = `Could not start: ${error.message}`;
+    return;
+  }
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const response = await fetch(`${root.dataset.benchmarkUrl}/${job.job_id}`, { credentials: "same-origin" });
+    const data = await response.json();
+    $("bench-bar").value = data.progress || 0;
+    $("bench-message").textContent = data.message || data.status;
+    if (data.status === "failed") return;
+    if (data.status === "succeeded" && data.result) {
+      const r = data.result;
+      $("bench-rows").prepend(el("tr", {},
+        el("td", { "data-label": "Model", class: "cell-strong", text: r.model }), cell("Backend", r.backend),
+        cell("Runs", String(r.runs)), cell("TTFT ms", r.ttft_ms.map((v) => Math.round(v)).join(" / ")),
+        cell("Tokens/s", r.tokens_per_s[1].toFixed(1)), cell("Latency ms", String(Math.round(r.latency_ms[1]))),
+        cell("When", "just now")));
+      $("bench-message").textContent = `Done: ${r.tokens_per_s[1].toFixed(1)} tokens/s, first token in ${Math.round(r.ttft_ms[1])} ms (median).`;
+      return;
+    }
+  }
+}
+
+$("compare-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const models = [...$("compare-models").querySelectorAll("input:checked")].map((i) => i.value);
+  const prompt = $("compare-prompt").value;
+  const results = $("compare-results");
+  if (models.length < 2 || models.length > 6) {
+    $("compare-status").textContent = "Choose 2 to 6 models.";
+    return;
+  }
+  $("compare-status").textContent = `Asking ${models.length} models…`;
+  results.replaceChildren();
+  try {
+    const data = await postJSON(root.dataset.compareUrl, { models, prompt });
+    for (const r of data.results) {
+      const meta = r.ok
+        ? `${r.backend} · first token ${Math.round(r.timings.ttft_ms)} ms · ${Math.round(r.timings.total_ms)} ms total`
+        : "failed";
+      results.append(el("article", { class: "card compare-card" },
+        el("div", { class: "card-header" }, el("h3", { class: "card-title", text: r.model })),
+        el("div", { class: "card-body" },
+          el("p", { class: "muted small", text: meta }),
+          el("pre", { class: "compare-answer", text: r.ok ? (r.content || "(empty answer)") : r.error }))));
+    }
+    $("compare-status").textContent = "Done.";
+  } catch (error) {
+    $("compare-status").textContent = `Compare failed: ${error.message}`;
+  }
+});
+
+$("tokenize-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const data = await postJSON(root.dataset.tokenizeUrl, { text: $("tokenize-text").value });
+    $("tokenize-result").textContent = `${data.count} tokens (${data.exact ? "exact" : "estimate"}: ${data.method})`;
+  } catch (error) {
+    $("tokenize-result").textContent = `Could not count: ${error.message}`;
+  }
+});
+
+$("refresh").addEventListener("click", () => refresh(true));
+refresh();
+setInterval(() => { if (!document.hidden) refresh(); }, 10_000);

@@ -1,0 +1,59 @@
+"""Celery entry points of the gateway: catalogue refresh (beat), benchmark and long-text jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+from llm import catalogue, services, state
+from llm.models import Backend
+
+JOB_TTL_S = 3600
+
+
+def job_key(job_id: str) -> str:
+    return f"{state.PREFIX}:job:{job_id}"
+
+
+async def job_update(job_id: str, **fields) -> None:
+    key = job_key(job_id)
+    raw = await state.client().get(key)
+    data = json.loads(raw) if raw else {}
+    data.update(fields)
+    await state.client().set(key, json.dumps(data), ex=JOB_TTL_S)
+
+
+async def job_get(job_id: str) -> dict | None:
+    raw = await state.client().get(job_key(job_id))
+    return json.loads(raw) if raw else None
+
+
+@shared_task(name="llm.catalogue_refresh")
+def catalogue_refresh() -> int:
+    """Beat keeps the 5-minute model cache warm, so requests rarely wait for discovery."""
+    services.backends_sync_from_settings()
+    entry = asyncio.run(catalogue.catalogue_refresh())
+    return sum(len(b["models"]) for b in entry["backends"].values())
+
+
+@shared_task(name="llm.benchmark")
+def benchmark(job_id: str, backend_name: str, model: str, runs: int, user_id: int | None) -> int | None:
+    async def run() -> int | None:
+        backend = await Backend.objects.aget(name=backend_name)
+        user = await get_user_model().objects.filter(pk=user_id).afirst() if user_id else None
+
+        async def progress(fraction: float, message: str) -> None:
+            await job_update(job_id, status="running", progress=round(fraction, 3), message=message)
+
+        try:
+            result = await services.benchmark_run(backend=backend, model=model, runs=runs, user=user, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - the job records every failure for the UI
+            await job_update(job_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:500])
+            return None
+        await job_update(job_id, status="succeeded", progress=1.0, message="done", result_id=result.pk)
+        return result.pk
+
+    return asyncio.run(run())

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from llm import views
+
+app_name = "llm"
+urlpatterns = [
+    path("", views.panel, name="panel"),
+    path("backends/new/", views.backend_edit, name="backend_new"),
+    path("backends/<slug:name>/edit/", views.backend_edit, name="backend_edit"),
+    path("api/state", views.state_json, name="state"),
+    path("api/backends/<slug:name>/<str:action>", views.model_action, name="model_action"),
+    path("api/benchmark", views.benchmark_start, name="benchmark_start"),
+    path("api/benchmark/<str:job_id>", views.benchmark_status, name="benchmark_status"),
+    path("api/compare", views.compare, name="compare"),
+    path("api/tokenize", views.tokenize, name="tokenize"),
+]

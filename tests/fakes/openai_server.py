@@ -1,0 +1,195 @@
+"""A scripted OpenAI-compatible server, only for faults a real one cannot show on cue.
+
+Behaviour is chosen by the model name (`fake-ok`, `fake-500`, `fake-429`, `fake-cut`,
+`fake-slow-first`, `fake-stall`, `fake-empty`, `fake-repeat`, `fake-length`) and, for the breaker
+tests, by a global switch (`POST /_control {"fail": true}` makes every call answer 500). It also
+speaks LM Studio's (`/api/v1/models`, `/api/v1/models/load|unload`) and Ollama's (`/api/tags`,
+`/api/ps`, `/api/generate` with `keep_alive`) documented management endpoints, and counts calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+MODELS = ["fake-ok", "fake-500", "fake-429", "fake-cut", "fake-slow-first", "fake-stall", "fake-empty",
+          "fake-repeat", "fake-length"]  # fmt: skip
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "the",
+    "lazy",
+    "dog",
+    "and",
+    "keeps",
+    "running",
+    "far",
+    "away",
+]
+
+
+class State:
+    def __init__(self, tokens_per_s: float = 500.0, answer_tokens: int = 20):
+        self.fail = False
+        self.calls = 0
+        self.chat_calls: list[str] = []
+        self.tokens_per_s = tokens_per_s
+        self.answer_tokens = answer_tokens
+        self.slow_first_s = 3.0
+        self.lmstudio_loaded: dict[str, list[str]] = {"fake-ok": ["fake-ok"]}
+        self.ollama_loaded: set[str] = set()
+        self.requests: list[tuple[str, dict]] = []
+        self.auth_headers: list[str] = []
+
+
+def build_app(state: State) -> Starlette:
+    async def models(request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]})
+
+    def chunk(model: str, delta: dict, finish=None, usage=None) -> bytes:
+        payload = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
+                   "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+        if usage:
+            payload["usage"] = usage
+        return f"data: {json.dumps(payload)}\n\n".encode()
+
+    async def chat(request: Request) -> Response:
+        body = await request.json()
+        model = body.get("model", "fake-ok")
+        state.calls += 1
+        state.chat_calls.append(model)
+        state.auth_headers.append(request.headers.get("authorization", ""))
+        if state.fail or model == "fake-500":
+            return JSONResponse({"error": {"message": "scripted failure"}}, status_code=500)
+        if model == "fake-429":
+            return JSONResponse({"error": {"message": "slow down"}}, status_code=429)
+        n = state.answer_tokens
+        words = ["" for _ in range(n)] if model == "fake-empty" else [
+            ("loop " if model == "fake-repeat" else WORDS[i % len(WORDS)] + " ") for i in range(n if model != "fake-repeat" else 200)
+        ]  # fmt: skip
+        finish = "length" if model == "fake-length" else "stop"
+        interval = 1.0 / state.tokens_per_s
+
+        async def stream():
+            if model == "fake-slow-first":
+                await asyncio.sleep(state.slow_first_s)
+            yield chunk(model, {"role": "assistant", "content": ""})
+            start = time.perf_counter()
+            for i, word in enumerate(words):
+                if model == "fake-cut" and i == n // 2:
+                    raise RuntimeError("scripted cut")  # the connection drops mid-stream
+                if model == "fake-stall" and i == 3:
+                    await asyncio.sleep(30)
+                yield chunk(model, {"content": word})
+                delay = start + (i + 1) * interval - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            yield chunk(model, {}, finish)
+            yield chunk(
+                model, {}, usage={"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}
+            )
+            yield b"data: [DONE]\n\n"
+
+        if body.get("stream"):
+            return StreamingResponse(stream(), media_type="text/event-stream")
+        content = "".join(words)
+        return JSONResponse({"id": "x", "object": "chat.completion", "created": 0, "model": model,
+                             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+                             "usage": {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}})  # fmt: skip
+
+    async def control(request: Request) -> Response:
+        body = await request.json()
+        for key in ("fail", "tokens_per_s", "answer_tokens", "slow_first_s"):
+            if key in body:
+                setattr(state, key, body[key])
+        return JSONResponse({"ok": True, "calls": state.calls})
+
+    # LM Studio REST API v1
+    async def lms_models(request: Request) -> Response:
+        return JSONResponse({"models": [
+            {"type": "llm", "key": m, "display_name": m, "max_context_length": 8192,
+             "loaded_instances": [{"id": i, "config": {"context_length": 4096}} for i in state.lmstudio_loaded.get(m, [])]}
+            for m in ("fake-ok", "fake-cold")
+        ]})  # fmt: skip
+
+    async def lms_load(request: Request) -> Response:
+        body = await request.json()
+        state.requests.append(("lms_load", body))
+        model = body.get("model")
+        if model not in ("fake-ok", "fake-cold"):
+            return JSONResponse({"error": {"message": f"model {model} not found"}}, status_code=404)
+        state.lmstudio_loaded.setdefault(model, []).append(model)
+        return JSONResponse({"type": "llm", "instance_id": model, "status": "loaded", "load_time_seconds": 0.1})
+
+    async def lms_unload(request: Request) -> Response:
+        body = await request.json()
+        state.requests.append(("lms_unload", body))
+        instance = body.get("instance_id")
+        for instances in state.lmstudio_loaded.values():
+            if instance in instances:
+                instances.remove(instance)
+                return JSONResponse({"instance_id": instance})
+        return JSONResponse({"error": {"message": f"no instance {instance}"}}, status_code=404)
+
+    # Ollama
+    async def ollama_tags(request: Request) -> Response:
+        return JSONResponse(
+            {"models": [{"name": m, "model": m, "details": {"family": "llama"}} for m in ("llama3:8b", "qwen:4b")]}
+        )
+
+    async def ollama_ps(request: Request) -> Response:
+        return JSONResponse(
+            {"models": [{"name": m, "model": m, "context_length": 8192} for m in sorted(state.ollama_loaded)]}
+        )
+
+    async def ollama_generate(request: Request) -> Response:
+        body = await request.json()
+        state.requests.append(("ollama_generate", body))
+        if body.get("keep_alive") == 0:
+            state.ollama_loaded.discard(body["model"])
+            return JSONResponse({"model": body["model"], "done": True, "done_reason": "unload"})
+        state.ollama_loaded.add(body["model"])
+        return JSONResponse({"model": body["model"], "done": True, "done_reason": "load"})
+
+    return Starlette(routes=[
+        Route("/v1/models", models), Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/_control", control, methods=["POST"]),
+        Route("/api/v1/models", lms_models), Route("/api/v1/models/load", lms_load, methods=["POST"]),
+        Route("/api/v1/models/unload", lms_unload, methods=["POST"]),
+        Route("/api/tags", ollama_tags), Route("/api/ps", ollama_ps), Route("/api/generate", ollama_generate, methods=["POST"]),
+    ])  # fmt: skip
+
+
+class FakeServer:
+    """Runs the fake in a background thread on 127.0.0.1:<free port>."""
+
+    def __init__(self, port: int, **state_kwargs):
+        self.state = State(**state_kwargs)
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}/v1"
+        config = uvicorn.Config(build_app(self.state), host="127.0.0.1", port=port, log_level="error", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> FakeServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
