@@ -339,7 +339,7 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                 completion = usage.get("completion_tokens") or len(parts)
                 gen_s = max(1e-6, (total_ms - (ttft_ms or 0)) / 1000)
                 yield StreamEnd(
-                    finish_reason=finish_reason,
+                    finish_reason=finish_reason or "stop",  # some servers end a stream without saying why
                     usage=usage or {"prompt_tokens": None, "completion_tokens": len(parts), "total_tokens": None},
                     timings={
                         "ttft_ms": round(ttft_ms or total_ms, 1),

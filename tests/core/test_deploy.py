@@ -24,6 +24,7 @@ def test_check_deploy_is_clean_with_the_documented_production_variables(tmp_path
         SECURE_COOKIES="true",
         SECURE_SSL_REDIRECT="true",
         SECURE_HSTS_SECONDS="31536000",
+        SECURE_HSTS_PRELOAD="true",
     )
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
