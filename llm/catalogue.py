@@ -10,13 +10,14 @@ import asyncio
 import json
 import time
 
+from django.conf import settings
+
 from llm import state
 from llm.discovery import DiscoveryError, ModelInfo, models_list
 from llm.models import Backend
 
 CACHE_KEY = f"{state.PREFIX}:catalogue"
 CACHE_TTL_S = 300
-LOCAL_TTL_S = 2.0
 
 _local: tuple[float, dict] | None = None
 
@@ -44,7 +45,7 @@ async def catalogue_refresh(backends: list[Backend] | None = None) -> dict:
 
 async def catalogue_get(*, refresh: bool = False) -> dict:
     global _local
-    if not refresh and _local is not None and time.monotonic() - _local[0] < LOCAL_TTL_S:
+    if not refresh and _local is not None and time.monotonic() - _local[0] < settings.LLM_LOCAL_CACHE_S:
         return _local[1]
     if not refresh:
         raw = await state.client().get(CACHE_KEY)

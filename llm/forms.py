@@ -10,9 +10,6 @@ class BackendForm(forms.ModelForm):
         help_text="Stored encrypted. Leave empty to keep the current key.",
     )
     clear_api_key = forms.BooleanField(required=False, label="Remove the stored key")
-    base_url = forms.URLField(
-        assume_scheme="http", help_text="The OpenAI-compatible root, e.g. http://127.0.0.1:1234/v1"
-    )
 
     class Meta:
         model = Backend
@@ -24,6 +21,11 @@ class BackendForm(forms.ModelForm):
         for field in self.fields.values():
             if not isinstance(field.widget, forms.CheckboxInput):
                 field.widget.attrs.setdefault("class", "input")
+
+    def clean_base_url(self) -> str:
+        from llm.services import backend_validate_url
+
+        return backend_validate_url(self.cleaned_data["base_url"])
 
     def api_key_value(self) -> str | None:
         if self.cleaned_data.get("clear_api_key"):

@@ -29,7 +29,6 @@ from llm.validation import Flag, response_check
 BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 2.0
 STICKY_TTL_S = 1800
-BACKENDS_LOCAL_TTL_S = 2.0
 
 
 class GatewayError(Exception):
@@ -156,7 +155,7 @@ _local_inflight: Counter[str] = Counter()
 
 async def backends_cached() -> list[Backend]:
     global _backends_local
-    if _backends_local is not None and time.monotonic() - _backends_local[0] < BACKENDS_LOCAL_TTL_S:
+    if _backends_local is not None and time.monotonic() - _backends_local[0] < settings.LLM_LOCAL_CACHE_S:
         return _backends_local[1]
     found = await enabled_backends()
     _backends_local = (time.monotonic(), found)

@@ -14,7 +14,8 @@ class Backend(models.Model):
         OPENAI = "openai", "OpenAI-compatible"
 
     name = models.SlugField(max_length=64, unique=True)
-    base_url = models.URLField(max_length=300, help_text="The OpenAI-compatible root, e.g. http://127.0.0.1:1234/v1")
+    # Not URLField: LAN host names without a dot ("http://gpubox:1234/v1") are normal here.
+    base_url = models.CharField(max_length=300, help_text="The OpenAI-compatible root, e.g. http://127.0.0.1:1234/v1")
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.OPENAI)
     api_key_encrypted = models.TextField(blank=True, default="", editable=False)
     weight = models.PositiveSmallIntegerField(default=1, help_text="Relative share of traffic among equals.")

@@ -153,6 +153,8 @@ if os.environ.get("ORCH_EMBEDDED_LLM_URL"):
 LLM_HEALTH_TIMEOUT_S = float(os.environ.get("LLM_HEALTH_TIMEOUT_S", "2"))
 # The model used when a request names none; empty: the first loaded model in the catalogue.
 LLM_DEFAULT_MODEL = os.environ.get("LLM_DEFAULT_MODEL", "")
+# Seconds each process keeps its copy of the backend list and model catalogue (hot-path speed).
+LLM_LOCAL_CACHE_S = float(os.environ.get("LLM_LOCAL_CACHE_S", "2"))
 
 # --- Accounts (django-allauth) ---
 AUTHENTICATION_BACKENDS = [

@@ -112,6 +112,7 @@ def main(pytest_args: list[str]) -> int:
         base_env.update(
             SECRET_KEY="test-secret-key-not-for-production",
             STATIC_FROM_SOURCE="true",
+            LLM_LOCAL_CACHE_S="0",  # tests change backends between requests to other processes
             LLM_BACKENDS=f"testllm:llamacpp=http://127.0.0.1:{llm_port}/v1",
             ORCH_TEST_LLM_URL=f"http://127.0.0.1:{llm_port}/v1",
             ORCH_TEST_LLM_URL_2=f"http://127.0.0.1:{llm_port_2}/v1",

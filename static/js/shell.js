@@ -36,35 +36,11 @@ function applyTheme(theme) {
   }
 }
 
-function resetFocusStart() {
-  // Move the sequential focus navigation starting point to the document start.
-  const hadTabindex = root.hasAttribute("tabindex");
-  if (!hadTabindex) root.setAttribute("tabindex", "-1");
-  root.focus({ preventScroll: true });
-  root.blur();
-  if (!hadTabindex) root.removeAttribute("tabindex");
-}
-
 function initTheme() {
   applyTheme(storedTheme() || systemTheme());
   const toggle = $("theme-toggle");
   if (toggle) {
-    // A mouse click leaves keyboard focus where it was: the button does not take focus, and the
-    // next Tab starts again from the top of the page (the skip link). Keyboard, touch and
-    // assistive-technology activation keep focus on the button as usual.
-    let mouseClick = false;
-    toggle.addEventListener("pointerdown", (event) => {
-      mouseClick = event.pointerType === "mouse";
-      if (mouseClick) event.preventDefault();
-    });
-    toggle.addEventListener("mousedown", (event) => {
-      if (mouseClick) event.preventDefault();
-    });
     toggle.addEventListener("click", () => {
-      if (mouseClick) {
-        mouseClick = false;
-        resetFocusStart();
-      }
       const next = root.dataset.theme === "dark" ? "light" : "dark";
       try {
         window.localStorage.setItem(THEME_KEY, next);
@@ -187,7 +163,9 @@ function describe(summary) {
 }
 
 function formatMs(ms) {
-  return typeof ms === "number" ? `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms` : "";
+  if (typeof ms !== "number") return "";
+  if (ms < 1) return "<1 ms";
+  return `${ms < 10 ? ms.toFixed(1) : Math.round(ms)} ms`;
 }
 
 function checkDetail(name, check) {

@@ -1,0 +1,122 @@
+"""The model control panel and its JSON endpoints; staff-only management; LM Studio and Ollama
+management requests checked against a fake that implements their documented endpoints."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.core.exceptions import PermissionDenied
+
+from llm import catalogue, discovery, services
+from llm.models import Backend
+from tests.llm.conftest import MODEL, make_backend
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def test_panel_page_renders_for_users_with_staff_controls_only_for_staff(alice_client, client, staff, llama):
+    page = alice_client.get("/models/")
+    assert page.status_code == 200
+    assert b'id="backend-rows"' in page.content
+    assert b"Add backend" not in page.content
+    client.force_login(staff)
+    assert b"Add backend" in client.get("/models/").content
+
+
+def test_state_json_shows_backends_models_and_circuit(alice_client, llama):
+    body = alice_client.get("/models/api/state?refresh=1").json()
+    row = body["backends"][0]
+    assert row["name"] == "llama1" and row["status"] == "up" and row["circuit"] == "closed"
+    assert row["models"][0]["id"] == MODEL and row["models"][0]["loaded"] is True
+    assert "api_key" not in str(row).replace("has_api_key", "")
+
+
+def test_only_staff_add_or_change_a_backend(alice_client, alice, staff):
+    data = {"name": "studio", "base_url": "http://10.0.0.9:1234/v1", "kind": "lmstudio", "weight": 1,
+            "max_concurrency": 4, "enabled": "on", "connect_timeout_s": 5, "first_token_timeout_s": 60,
+            "idle_timeout_s": 30, "api_key": "sk-abc"}  # fmt: skip
+    assert alice_client.post("/models/backends/new/", data).status_code == 302  # to the admin login
+    assert not Backend.objects.filter(name="studio").exists()
+    with pytest.raises(PermissionDenied):
+        services.backend_save(user=alice, backend=Backend(name="studio", base_url="http://10.0.0.9:1234/v1"))
+    client = alice_client
+    client.force_login(staff)
+    assert client.post("/models/backends/new/", data).status_code == 302
+    backend = Backend.objects.get(name="studio")
+    assert backend.api_key == "sk-abc" and "sk-abc" not in backend.api_key_encrypted
+    page = client.get("/models/backends/studio/edit/")
+    assert b"sk-abc" not in page.content  # never echoed back
+
+
+def test_a_url_with_credentials_is_refused(client, staff):
+    client.force_login(staff)
+    data = {"name": "x", "base_url": "http://user:pw@gpubox:1234/v1", "kind": "openai", "weight": 1, "max_concurrency": 1,
+            "connect_timeout_s": 5, "first_token_timeout_s": 60, "idle_timeout_s": 30}  # fmt: skip
+    page = client.post("/models/backends/new/", data)
+    assert page.status_code == 200 and b"Put the API key in the key field" in page.content
+    data["base_url"] = "http://gpubox:1234/v1"  # a LAN name without a dot is fine
+    assert client.post("/models/backends/new/", data).status_code == 302
+
+
+def test_load_is_staff_only_and_a_single_model_llama_server_says_it_cannot(alice_client, client, staff, llama):
+    url = "/models/api/backends/llama1/load"
+    response = alice_client.post(url, {"model": MODEL}, content_type="application/json")
+    assert response.status_code == 403
+    client.force_login(staff)
+    response = client.post(url, {"model": MODEL}, content_type="application/json")
+    assert response.status_code == 409
+    assert "single-model llama.cpp server" in response.json()["error"]
+
+
+def test_lmstudio_load_and_unload_use_its_rest_api(fake, staff):
+    backend = make_backend("studio", fake.url, "lmstudio")
+    models = {m.id: m for m in async_to_sync(discovery.models_list)(backend)}
+    assert models["fake-ok"].loaded and not models["fake-cold"].loaded
+    assert models["fake-cold"].context_length == 8192
+    async_to_sync(services.model_load)(user=staff, backend=backend, model="fake-cold")
+    assert fake.state.requests[-1] == ("lms_load", {"model": "fake-cold"})
+    entry = async_to_sync(catalogue.catalogue_get)()
+    cold = next(m for m in entry["backends"]["studio"]["models"] if m["id"] == "fake-cold")
+    assert cold["loaded"] is True and cold["instances"] == ["fake-cold"]
+    async_to_sync(services.model_unload)(user=staff, backend=backend, model="fake-cold")
+    assert fake.state.requests[-1] == ("lms_unload", {"instance_id": "fake-cold"})
+
+
+def test_ollama_load_and_unload_use_keep_alive(fake, staff):
+    backend = make_backend("olla", fake.url, "ollama")
+    models = {m.id: m for m in async_to_sync(discovery.models_list)(backend)}
+    assert set(models) == {"llama3:8b", "qwen:4b"} and not models["qwen:4b"].loaded
+    async_to_sync(services.model_load)(user=staff, backend=backend, model="qwen:4b")
+    assert fake.state.requests[-1] == ("ollama_generate", {"model": "qwen:4b", "keep_alive": -1, "stream": False})
+    assert {m.id: m.loaded for m in async_to_sync(discovery.models_list)(backend)}["qwen:4b"] is True
+    async_to_sync(services.model_unload)(user=staff, backend=backend, model="qwen:4b")
+    assert fake.state.requests[-1][1]["keep_alive"] == 0
+
+
+def test_a_generic_openai_server_cannot_load(fake, staff):
+    backend = make_backend("generic", fake.url, "openai")
+    with pytest.raises(discovery.ManagementUnsupported, match="cannot load"):
+        async_to_sync(services.model_load)(user=staff, backend=backend, model="fake-ok")
+
+
+def test_benchmark_job_runs_on_the_worker_and_reports_progress(alice_client, llama, celery_worker):
+    import time
+
+    response = alice_client.post(
+        "/models/api/benchmark", {"backend": "llama1", "model": MODEL, "runs": 2}, content_type="application/json"
+    )
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        job = alice_client.get(f"/models/api/benchmark/{job_id}").json()
+        if job["status"] in {"succeeded", "failed"}:
+            break
+        time.sleep(0.3)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["runs"] == 2 and job["result"]["tokens_per_s"][1] > 0
+
+
+def test_tokenize_endpoint(alice_client, llama):
+    body = alice_client.post("/models/api/tokenize", {"text": "hello world"}, content_type="application/json").json()
+    assert body == {"count": 3, "exact": True, "method": "llama1 tokenizer"}
