@@ -31,6 +31,7 @@ class ModelInfo:
     context_length: int | None = None
     kind: str = "llm"  # llm | embedding
     instances: list[str] = field(default_factory=list)
+    manageable: bool = False  # the backend can load and unload it
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,6 +85,7 @@ async def _lmstudio_models(http: httpx.AsyncClient, backend: Backend) -> list[Mo
                 context_length=m.get("max_context_length"),
                 kind="embedding" if m.get("type") == "embedding" else "llm",
                 instances=[i.get("id") for i in m.get("loaded_instances") or [] if i.get("id")],
+                manageable=True,
             )
             for m in data.get("models", [])
         ]
@@ -98,6 +100,7 @@ async def _lmstudio_models(http: httpx.AsyncClient, backend: Backend) -> list[Mo
             loaded=m.get("state") == "loaded",
             context_length=m.get("max_context_length"),
             kind="embedding" if m.get("type") == "embeddings" else "llm",
+            manageable=True,
         )
         for m in data.get("data", [])
     ]
@@ -115,6 +118,7 @@ async def _ollama_models(http: httpx.AsyncClient, backend: Backend) -> list[Mode
             loaded=m["name"] in loaded,
             context_length=(loaded.get(m["name"]) or {}).get("context_length"),
             kind="embedding" if "bert" in ((m.get("details") or {}).get("family") or "") else "llm",
+            manageable=True,
         )
         for m in tags.get("models", [])
     ]
@@ -133,6 +137,7 @@ async def _llamacpp_models(http: httpx.AsyncClient, backend: Backend) -> list[Mo
                         backend=backend.name,
                         loaded=m["status"].get("value") == "loaded",
                         context_length=(m.get("meta") or {}).get("n_ctx_train"),
+                        manageable=True,
                     )
                     for m in data
                 ]

@@ -37,10 +37,10 @@ def page(daphne_url, monkeypatch):
         browser.close()
 
 
-def login(page, base: str) -> None:
+def login(page, base: str, username: str = "alice") -> None:
     page.goto(f"{base}/")
     expect(page).to_have_url(f"{base}/accounts/login/?next=/")
-    page.fill("input[name=login]", "alice")
+    page.fill("input[name=login]", username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     expect(page).to_have_url(f"{base}/")

@@ -28,6 +28,7 @@ def test_state_json_shows_backends_models_and_circuit(alice_client, llama):
     row = body["backends"][0]
     assert row["name"] == "llama1" and row["status"] == "up" and row["circuit"] == "closed"
     assert row["models"][0]["id"] == MODEL and row["models"][0]["loaded"] is True
+    assert row["models"][0]["manageable"] is False  # a single-model llama.cpp server: no load/unload buttons
     assert "api_key" not in str(row).replace("has_api_key", "")
 
 
@@ -72,7 +73,7 @@ def test_lmstudio_load_and_unload_use_its_rest_api(fake, staff):
     backend = make_backend("studio", fake.url, "lmstudio")
     models = {m.id: m for m in async_to_sync(discovery.models_list)(backend)}
     assert models["fake-ok"].loaded and not models["fake-cold"].loaded
-    assert models["fake-cold"].context_length == 8192
+    assert models["fake-cold"].context_length == 8192 and models["fake-cold"].manageable
     async_to_sync(services.model_load)(user=staff, backend=backend, model="fake-cold")
     assert fake.state.requests[-1] == ("lms_load", {"model": "fake-cold"})
     entry = async_to_sync(catalogue.catalogue_get)()

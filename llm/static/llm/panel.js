@@ -77,7 +77,7 @@ function renderModels(state) {
       names.add(m.id);
       const actions = el("td", { class: "cell-actions" });
       const group = el("div", { class: "btn-group" });
-      if (isStaff && b.kind !== "openai") {
+      if (isStaff && m.manageable) {
         const verb = m.loaded ? "unload" : "load";
         group.append(el("button", { type: "button", class: "btn btn-secondary btn-sm", text: m.loaded ? "Unload" : "Load",
           ariaLabel: `${m.loaded ? "Unload" : "Load"} ${m.id} on ${b.name}`,
