@@ -57,3 +57,24 @@ def benchmark(job_id: str, backend_name: str, model: str, runs: int, user_id: in
         return result.pk
 
     return asyncio.run(run())
+
+
+@shared_task(name="llm.long_text")
+def long_text(job_id: str, model: str, text: str, instruction: str) -> None:
+    """Map/reduce over a text too long for the model's context, with progress for the UI."""
+
+    async def run() -> None:
+        async def progress(fraction: float, message: str) -> None:
+            await job_update(job_id, status="running", progress=round(fraction, 3), message=message)
+
+        try:
+            out = await services.long_text_process(model=model, text=text, instruction=instruction, progress=progress)
+        except Exception as exc:  # noqa: BLE001 - the job records every failure for the UI
+            await job_update(job_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:500])
+            return
+        await job_update(
+            job_id, status="succeeded", progress=1.0, message=f"done: {out['chunks']} chunks", result=out["result"],
+            chunks=out["chunks"],
+        )  # fmt: skip
+
+    asyncio.run(run())

@@ -12,5 +12,7 @@ urlpatterns = [
     path("api/benchmark", views.benchmark_start, name="benchmark_start"),
     path("api/benchmark/<str:job_id>", views.benchmark_status, name="benchmark_status"),
     path("api/compare", views.compare, name="compare"),
+    path("api/longtext", views.long_text_start, name="long_text"),
+    path("api/jobs/<str:job_id>", views.benchmark_status, name="job_status"),
     path("api/tokenize", views.tokenize, name="tokenize"),
 ]

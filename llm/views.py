@@ -116,6 +116,28 @@ def benchmark_start(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"job_id": job_id}, status=202)
 
 
+LONG_TEXT_MAX_CHARS = 2_000_000
+
+
+@api_view
+@require_POST
+def long_text_start(request: HttpRequest) -> JsonResponse:
+    try:
+        body = _json_body(request)
+        model, text, instruction = body.get("model"), body.get("text"), body.get("instruction")
+        for name, value in (("model", model), ("text", text), ("instruction", instruction)):
+            if not isinstance(value, str) or not value.strip():
+                raise ValidationError(f"'{name}' is required")
+        if len(text) > LONG_TEXT_MAX_CHARS:
+            raise ValidationError(f"the text is longer than {LONG_TEXT_MAX_CHARS:,} characters")
+    except ValidationError as exc:
+        return _error(400, "; ".join(exc.messages))
+    job_id = uuid.uuid4().hex
+    async_to_sync(tasks.job_update)(job_id, status="pending", progress=0, message="queued", model=model)
+    transaction.on_commit(lambda: tasks.long_text.delay(job_id, model, text, instruction))
+    return JsonResponse({"job_id": job_id}, status=202)
+
+
 @api_view
 @require_GET
 async def benchmark_status(request: HttpRequest, job_id: str) -> JsonResponse:

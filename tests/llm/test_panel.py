@@ -121,3 +121,29 @@ def test_benchmark_job_runs_on_the_worker_and_reports_progress(alice_client, lla
 def test_tokenize_endpoint(alice_client, llama):
     body = alice_client.post("/models/api/tokenize", {"text": "hello world"}, content_type="application/json").json()
     assert body == {"count": 3, "exact": True, "method": "llama1 tokenizer"}
+
+
+def test_long_text_job_maps_and_reduces_on_the_worker(alice_client, llama, celery_worker):
+    import time
+
+    text = "\n\n".join(f"Part {i}. " + "The river runs to the sea and the sea returns as rain. " * 40 for i in range(6))
+    response = alice_client.post(
+        "/models/api/longtext",
+        {"model": MODEL, "text": text, "instruction": "Summarise."},
+        content_type="application/json",
+    )
+    assert response.status_code == 202
+    job_id = response.json()["job_id"]
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        job = alice_client.get(f"/models/api/jobs/{job_id}").json()
+        if job["status"] in {"succeeded", "failed"}:
+            break
+        time.sleep(0.5)
+    assert job["status"] == "succeeded", job
+    assert job["chunks"] >= 1 and "result" in job
+
+
+def test_long_text_requires_its_fields(alice_client):
+    response = alice_client.post("/models/api/longtext", {"model": "m", "text": ""}, content_type="application/json")
+    assert response.status_code == 400 and "'text' is required" in response.json()["error"]

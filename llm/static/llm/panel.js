@@ -98,6 +98,24 @@ function renderModels(state) {
     body.append(el("tr", {}, el("td", { colSpan: 5, class: "muted", text: "No models: no backend answers yet." })));
   }
   renderCompareChoices([...names].sort());
+  renderModelSelect($("long-model"), [...names].sort());
+}
+
+function renderModelSelect(select, names) {
+  const current = select.value;
+  select.replaceChildren(...names.map((name) => el("option", { value: name, text: name })));
+  if (names.includes(current)) select.value = current;
+}
+
+async function followJob(jobId, bar, status) {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const response = await fetch(`/models/api/jobs/${jobId}`, { credentials: "same-origin" });
+    const data = await response.json();
+    bar.value = data.progress || 0;
+    status.textContent = data.message || data.status;
+    if (data.status === "failed" || data.status === "succeeded") return data;
+  }
 }
 
 function renderCompareChoices(names) {
@@ -209,6 +227,27 @@ $("tokenize-form").addEventListener("submit", async (event) => {
     $("tokenize-result").textContent = `${data.count} tokens (${data.exact ? "exact" : "estimate"}: ${data.method})`;
   } catch (error) {
     $("tokenize-result").textContent = `Could not count: ${error.message}`;
+  }
+});
+
+$("long-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const bar = $("long-bar");
+  const result = $("long-result");
+  bar.hidden = false;
+  bar.value = 0;
+  result.hidden = true;
+  try {
+    const job = await postJSON(root.dataset.longTextUrl, {
+      model: $("long-model").value, text: $("long-text").value, instruction: $("long-instruction").value,
+    });
+    const data = await followJob(job.job_id, bar, $("long-status"));
+    if (data.status === "succeeded") {
+      result.textContent = data.result || "(empty answer)";
+      result.hidden = false;
+    }
+  } catch (error) {
+    $("long-status").textContent = `Could not start: ${error.message}`;
   }
 });
 
