@@ -1,21 +1,24 @@
-"""/ws: one consumer speaks shared/protocol.md. Handlers are looked up in a dispatch table.
-
-Chat, monitoring and task handlers join the table as their issues land; until then their types
-answer `unknown_type` like any type the server does not speak.
-"""
+"""/ws: one consumer speaks shared/protocol.md. Each client frame is validated by a schema and
+dispatched through a table; one ProtocolError becomes one `error` frame in one place."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from chat import connections, generation, schema, selectors, services
 from chat import protocol as p
+from llm import gateway
 
 log = logging.getLogger(__name__)
+
+MONITORING_INTERVAL_S = 10
 
 
 def now_ms() -> int:
@@ -24,16 +27,20 @@ def now_ms() -> int:
 
 class ProtocolConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        self.user = self.scope.get("user")
+        if self.user is None or not self.user.is_authenticated:
             await self.close(code=p.CLOSE_UNAUTHORIZED)
             return
+        self.followers: dict[int, asyncio.Task] = {}
+        self.monitor: asyncio.Task | None = None
+        self.last_touch = time.monotonic()
         await self.accept()
+        await connections.connection_add(self, self.user.pk)
         await self.send_json(
             {
                 "type": "welcome",
                 "protocol": p.PROTOCOL_VERSION,
-                "user": {"id": user.pk, "username": user.get_username()},
+                "user": {"id": self.user.pk, "username": self.user.get_username()},
                 "limits": {
                     "max_frame_bytes": settings.WS_MAX_FRAME_BYTES,
                     "messages_per_minute": settings.WS_MESSAGES_PER_MINUTE,
@@ -41,6 +48,15 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
                 "server_time": now_ms(),
             }
         )
+
+    async def disconnect(self, code: int) -> None:
+        # Following stops; generating does not (the answer belongs to no socket).
+        for task in getattr(self, "followers", {}).values():
+            task.cancel()
+        if getattr(self, "monitor", None) is not None:
+            self.monitor.cancel()
+        if getattr(self, "user", None) is not None and self.user.is_authenticated:
+            await connections.connection_remove(self, self.user.pk)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         frame_id = None
@@ -65,9 +81,19 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             handler = self.handlers.get(kind)
             if handler is None:
                 raise p.ProtocolError(p.UNKNOWN_TYPE, f"unknown message type {kind[:64]!r}")
+            wait = await connections.rate_limit_check(self.user.pk, kind)
+            if wait:
+                raise p.ProtocolError(
+                    p.RATE_LIMITED, f"too many {kind} messages; try again shortly", retry_after_s=round(wait, 2)
+                )
+            if time.monotonic() - self.last_touch > 30:
+                self.last_touch = time.monotonic()
+                await connections.connection_touch(self, self.user.pk)
             await handler(self, frame, frame_id)
         except p.ProtocolError as exc:
             await self.send_error(frame_id, exc.code, exc.message, **exc.extra)
+        except selectors.NotFound:
+            await self.send_error(frame_id, p.NOT_FOUND, "no such conversation or message")
         except Exception:
             log.exception("ws handler failed")
             await self.send_error(frame_id, p.INTERNAL, "internal error; the connection is still usable")
@@ -78,7 +104,140 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
     async def send_error(self, frame_id: str | None, code: str, message: str, **extra) -> None:
         await self.send_json({"type": "error", "id": frame_id, "code": code, "message": message, **extra})
 
+    # --- handlers ---
     async def handle_ping(self, frame: dict, frame_id: str | None) -> None:
         await self.send_json({"type": "pong", "id": frame_id, "ts": now_ms()})
 
-    handlers = {"ping": handle_ping}
+    async def handle_chat_send(self, frame: dict, frame_id: str | None) -> None:
+        data = schema.validate(frame, schema.CHAT_SEND)
+        options = schema.validate(data["options"] or {}, schema.OPTIONS, prefix="options.")
+        try:
+            started = await database_sync_to_async(services.chat_start)(
+                user=self.user, content=data["content"], conversation_id=data["conversation_id"],
+                model=data["model"] or "", system=data["system"],
+                options={k: v for k, v in options.items() if v is not None},
+            )  # fmt: skip
+        except services.ChatInputError as exc:
+            raise p.ProtocolError(p.BAD_REQUEST, str(exc)) from None
+        await self.start_answer(started.conversation, started.assistant_message, frame_id, validate=data["validate"])
+        await self.send_json({"type": "chat:started", "id": frame_id, "conversation_id": started.conversation.pk,
+                              "user_message_id": started.user_message.pk,
+                              "assistant_message_id": started.assistant_message.pk,
+                              "model": started.assistant_message.model or None})  # fmt: skip
+        self.follow(started.assistant_message.pk, -1, frame_id)
+
+    async def start_answer(self, conversation, assistant, frame_id, *, validate: bool = False) -> None:
+        messages = await database_sync_to_async(selectors.history_for_model)(conversation=conversation, upto=assistant)
+        options = assistant.options or {}
+        model = assistant.model or None
+        if model is None:
+            try:
+                model = await gateway.default_model()
+            except gateway.GatewayError:
+                model = None  # the generation reports backend_unavailable as chat:error
+            assistant.model = model or ""
+        request = gateway.ChatRequest(
+            messages=messages, model=model, temperature=options.get("temperature"),
+            max_tokens=options.get("max_tokens"), top_p=options.get("top_p"),
+            sticky_key=f"conv-{conversation.pk}",
+        )  # fmt: skip
+        generation.generation_start(message_id=assistant.pk, conversation_id=conversation.pk, request=request)
+
+    def follow(self, message_id: int, after_seq: int, frame_id: str | None) -> None:
+        previous = self.followers.pop(message_id, None)
+        if previous is not None:
+            previous.cancel()
+        task = asyncio.create_task(
+            generation.follow(message_id=message_id, after_seq=after_seq, frame_id=frame_id, send=self.send_json)
+        )
+        self.followers[message_id] = task
+        task.add_done_callback(
+            lambda t: self.followers.pop(message_id, None) if self.followers.get(message_id) is t else None
+        )
+
+    async def handle_chat_cancel(self, frame: dict, frame_id: str | None) -> None:
+        data = schema.validate(frame, schema.CHAT_CANCEL)
+        message = await database_sync_to_async(selectors.message_get)(user=self.user, pk=data["message_id"])
+        if message.status == message.Status.STREAMING:
+            await generation.generation_cancel(message.pk)
+        if message.pk not in self.followers:
+            self.follow(message.pk, 10**9, frame_id)  # only the end frame, with finish_reason "cancelled"
+
+    async def handle_chat_resume(self, frame: dict, frame_id: str | None) -> None:
+        data = schema.validate(frame, schema.CHAT_RESUME)
+        message = await database_sync_to_async(selectors.message_get)(user=self.user, pk=data["message_id"])
+        if message.role != message.Role.ASSISTANT:
+            raise p.ProtocolError(p.BAD_REQUEST, "field 'message_id' must name an assistant message")
+        self.follow(message.pk, data["after_seq"], frame_id)
+
+    async def handle_chat_history(self, frame: dict, frame_id: str | None) -> None:
+        data = schema.validate(frame, schema.CHAT_HISTORY)
+        payload = await database_sync_to_async(self._history)(data)
+        await self.send_json({"type": "chat:history", "id": frame_id, **payload})
+
+    def _history(self, data: dict) -> dict:
+        if data["conversation_id"] is None:
+            rows = selectors.conversation_list(user=self.user)[: data["limit"]]
+            return {"conversations": [{"id": c.pk, "title": c.title, "updated_at": c.updated_at.isoformat(),
+                                       "message_count": c.message_count} for c in rows]}  # fmt: skip
+        conversation = selectors.conversation_get(user=self.user, pk=data["conversation_id"])
+        messages, has_more = selectors.message_page(
+            conversation=conversation, limit=data["limit"], before=data["before"]
+        )
+        return {
+            "conversation_id": conversation.pk,
+            "messages": [
+                {
+                    "id": m.pk,
+                    "role": m.role,
+                    "content": m.content,
+                    "model": m.model,
+                    "status": m.status,
+                    "created_at": m.created_at.isoformat(),
+                    "rating": m.rating,
+                }
+                for m in messages
+            ],
+            "has_more": has_more,
+        }
+
+    async def handle_monitoring_subscribe(self, frame: dict, frame_id: str | None) -> None:
+        from monitoring.metrics import metrics_snapshot
+
+        if self.monitor is not None:
+            self.monitor.cancel()
+        await self.send_json({"type": "monitoring:subscribed", "id": frame_id, "interval_s": MONITORING_INTERVAL_S})
+
+        async def loop() -> None:
+            while True:
+                await self.send_json({"type": "monitoring:metrics", **await metrics_snapshot()})
+                await asyncio.sleep(MONITORING_INTERVAL_S)
+
+        self.monitor = asyncio.create_task(loop())
+
+    async def handle_monitoring_unsubscribe(self, frame: dict, frame_id: str | None) -> None:
+        if self.monitor is not None:
+            self.monitor.cancel()
+            self.monitor = None
+        await self.send_json({"type": "monitoring:unsubscribed", "id": frame_id})
+
+    async def handle_task_subscribe(self, frame: dict, frame_id: str | None) -> None:
+        data = schema.validate(frame, schema.TASK_ID)
+        # Orchestration tasks arrive with their own issue; until then no task id exists.
+        raise p.ProtocolError(p.NOT_FOUND, f"no task {data['task_id']}")
+
+    async def handle_task_unsubscribe(self, frame: dict, frame_id: str | None) -> None:
+        data = schema.validate(frame, schema.TASK_ID)
+        await self.send_json({"type": "task:unsubscribed", "id": frame_id, "task_id": data["task_id"]})
+
+    handlers = {
+        "ping": handle_ping,
+        "chat:send": handle_chat_send,
+        "chat:cancel": handle_chat_cancel,
+        "chat:resume": handle_chat_resume,
+        "chat:history": handle_chat_history,
+        "monitoring:subscribe": handle_monitoring_subscribe,
+        "monitoring:unsubscribe": handle_monitoring_unsubscribe,
+        "task:subscribe": handle_task_subscribe,
+        "task:unsubscribe": handle_task_unsubscribe,
+    }

@@ -1,0 +1,87 @@
+"""Who is connected (shared by every process through Redis), per-user rate limits, and the
+consumers this process holds (closed with 1012 on shutdown so clients reconnect elsewhere)."""
+
+from __future__ import annotations
+
+import time
+import weakref
+
+from django.conf import settings
+
+from llm import state
+
+CONNS_KEY = "orch:ws:conns"
+CONN_TTL_S = 90  # a connection not seen for this long (its process died) no longer counts
+RESTART_CLOSE_CODE = 1012  # "service restart": reconnect, then chat:resume
+
+LOCAL: weakref.WeakSet = weakref.WeakSet()
+
+# Token bucket: refill `rate` tokens per second up to `burst`; one token per message.
+_BUCKET = """
+local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[2])
+local stamp = tonumber(redis.call('HGET', KEYS[1], 'ts') or ARGV[3])
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+tokens = math.min(burst, tokens + (now - stamp) * rate)
+local allowed = 0
+local wait = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 't', tokens, 'ts', now)
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return {allowed, tostring(wait)}
+"""
+
+# Per message type: (messages per minute, burst). Everything else shares the general limit.
+TYPE_LIMITS = {"chat:send": (20, 5), "chat:resume": (120, 20)}
+
+
+async def rate_limit_check(user_id: int, kind: str) -> float:
+    """0 when allowed; otherwise seconds until the next message of this type is."""
+    general = settings.WS_MESSAGES_PER_MINUTE
+    checks = [(f"orch:rl:{user_id}:all", general / 60.0, max(10, general // 4))]
+    if kind in TYPE_LIMITS:
+        per_minute, burst = TYPE_LIMITS[kind]
+        checks.append((f"orch:rl:{user_id}:{kind}", per_minute / 60.0, burst))
+    now = time.time()
+    for key, rate, burst in checks:
+        allowed, wait = await state.client().eval(_BUCKET, 1, key, rate, burst, now)
+        if not int(allowed):
+            return max(0.05, float(wait))
+    return 0.0
+
+
+async def connection_add(consumer, user_id: int) -> None:
+    LOCAL.add(consumer)
+    await state.client().zadd(CONNS_KEY, {f"{consumer.channel_name}|{user_id}": time.time()})
+
+
+async def connection_touch(consumer, user_id: int) -> None:
+    await state.client().zadd(CONNS_KEY, {f"{consumer.channel_name}|{user_id}": time.time()})
+
+
+async def connection_remove(consumer, user_id: int) -> None:
+    LOCAL.discard(consumer)
+    await state.client().zrem(CONNS_KEY, f"{consumer.channel_name}|{user_id}")
+
+
+async def connections_count() -> dict[int, int]:
+    """Open connections per user id, across every process."""
+    client = state.client()
+    await client.zremrangebyscore(CONNS_KEY, 0, time.time() - CONN_TTL_S)
+    counts: dict[int, int] = {}
+    for member in await client.zrange(CONNS_KEY, 0, -1):
+        user_id = int(member.rsplit("|", 1)[1])
+        counts[user_id] = counts.get(user_id, 0) + 1
+    return counts
+
+
+async def connections_close_all() -> None:
+    for consumer in list(LOCAL):
+        try:
+            await consumer.close(code=RESTART_CLOSE_CODE)
+        except Exception:  # noqa: BLE001 - the socket may already be gone
+            pass

@@ -1,0 +1,295 @@
+"""Answers are generated apart from any socket, and streamed through Redis to whoever follows them.
+
+The process that accepts `chat:send` runs the generation as its own asyncio task: it survives the
+client leaving, coalesces tokens into at most one frame per 30 ms, appends each frame to a Redis
+stream per message (`seq` 0, 1, 2, … without gaps), saves the partial text at least every second
+and the final state exactly once. Any connection on any process follows an answer by reading that
+stream from `after_seq` on (`chat:resume`). A cancel is a Redis key every generation watches, so it
+works from any process. On shutdown running answers are saved as `partial`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from channels.db import database_sync_to_async
+
+from chat import services
+from chat.models import Message
+from llm import gateway, state
+
+log = logging.getLogger(__name__)
+
+PREFIX = "orch:chat"
+COALESCE_S = 0.030
+SAVE_EVERY_S = 1.0
+WATCH_EVERY_S = 0.25
+ALIVE_TTL_S = 5
+STREAM_TTL_S = 3600
+
+RUNNING: dict[int, asyncio.Task] = {}
+
+
+def stream_key(message_id: int) -> str:
+    return f"{PREFIX}:s:{message_id}"
+
+
+def cancel_key(message_id: int) -> str:
+    return f"{PREFIX}:cancel:{message_id}"
+
+
+def alive_key(message_id: int) -> str:
+    return f"{PREFIX}:alive:{message_id}"
+
+
+def done_payload(message: Message) -> dict:
+    """The `chat:done` / `chat:error` fields of a finished message, from the database."""
+    base = {"conversation_id": message.conversation_id, "message_id": message.pk}
+    if message.status == Message.Status.FAILED or (
+        message.status == Message.Status.PARTIAL and message.finish_reason == "error"
+    ):
+        return {"type": "chat:error", **base, "code": "backend_unavailable", "message": message.error or "the answer failed",
+                "partial_content": message.content}  # fmt: skip
+    completion = message.completion_tokens
+    prompt = message.prompt_tokens
+    return {
+        "type": "chat:done", **base, "content": message.content, "model": message.model,
+        "finish_reason": message.finish_reason or ("stop" if message.status == Message.Status.COMPLETE else "cancelled"),
+        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                  "total_tokens": (prompt or 0) + (completion or 0) if prompt is not None else None},
+        "timings": {"ttft_ms": message.ttft_ms, "total_ms": message.total_ms, "tokens_per_second": message.tokens_per_second},
+    }  # fmt: skip
+
+
+class Generation:
+    def __init__(self, *, message_id: int, conversation_id: int, request: gateway.ChatRequest):
+        self.message_id = message_id
+        self.conversation_id = conversation_id
+        self.request = request
+        self.parts: list[str] = []
+        self.pending: list[str] = []
+        self.seq = 0
+        self.last_flush = 0.0
+        self.last_save = time.monotonic()
+        self.flush_timer: asyncio.TimerHandle | None = None
+        self.redis = state.client()
+        self.key = stream_key(message_id)
+        self.model = request.model or ""
+        self.backend = ""
+
+    async def _xadd(self, fields: dict) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(self.key, fields)
+        pipe.expire(self.key, STREAM_TTL_S)
+        await pipe.execute()
+
+    async def flush(self) -> None:
+        if self.flush_timer is not None:
+            self.flush_timer.cancel()
+            self.flush_timer = None
+        if not self.pending:
+            return
+        text = "".join(self.pending)
+        self.pending.clear()
+        seq = self.seq
+        self.seq += 1
+        self.last_flush = time.monotonic()
+        await self._xadd({"t": "d", "s": seq, "d": text})
+        if self.last_flush - self.last_save >= SAVE_EVERY_S:
+            self.last_save = self.last_flush
+            await database_sync_to_async(services.message_save_progress)(
+                message_id=self.message_id, content="".join(self.parts)
+            )
+
+    def _schedule_flush(self) -> None:
+        if self.flush_timer is None:
+            delay = max(0.0, self.last_flush + COALESCE_S - time.monotonic())
+            loop = asyncio.get_running_loop()
+            self.flush_timer = loop.call_later(delay, lambda: asyncio.ensure_future(self.flush()))
+
+    async def on_delta(self, text: str) -> None:
+        self.parts.append(text)
+        self.pending.append(text)
+        if time.monotonic() - self.last_flush >= COALESCE_S:
+            await self.flush()  # the first token never waits
+        else:
+            self._schedule_flush()  # never held back longer than COALESCE_S
+
+    async def finish(self, *, status: str, finish_reason: str = "", error: str = "", code: str = "",
+                     timings: dict | None = None, usage: dict | None = None, attempts: list | None = None) -> None:  # fmt: skip
+        await self.flush()
+        content = "".join(self.parts)
+        await database_sync_to_async(services.message_finish)(
+            message_id=self.message_id, content=content, status=status, finish_reason=finish_reason, error=error,
+            model=self.model, backend=self.backend, timings=timings, usage=usage, attempts=attempts,
+        )  # fmt: skip
+        message = await Message.objects.aget(pk=self.message_id)
+        payload = done_payload(message)
+        if code:
+            payload = {"type": "chat:error", "conversation_id": self.conversation_id, "message_id": self.message_id,
+                       "code": code, "message": error, "partial_content": content}  # fmt: skip
+        await self._xadd({"t": "end", "p": json.dumps(payload)})
+        await self.redis.delete(alive_key(self.message_id), cancel_key(self.message_id))
+
+    async def run(self) -> None:
+        watcher = asyncio.create_task(self._watch())
+        end: gateway.StreamEnd | None = None
+        try:
+            async for event in gateway.chat_stream(self.request):
+                if isinstance(event, gateway.StreamDelta):
+                    await self.on_delta(event.text)
+                elif isinstance(event, gateway.StreamStart):
+                    self.model, self.backend = event.model, event.backend
+                else:
+                    end = event
+            attempts = [a.to_dict() for a in end.attempts]
+            await self.finish(status=Message.Status.COMPLETE, finish_reason=end.finish_reason or "stop",
+                              timings=end.timings, usage=end.usage, attempts=attempts)  # fmt: skip
+        except gateway.StreamInterrupted as exc:
+            await self.finish(status=Message.Status.PARTIAL, finish_reason="error", error=str(exc),
+                              code="backend_unavailable", attempts=[a.to_dict() for a in exc.attempts])  # fmt: skip
+        except gateway.GatewayError as exc:
+            await self.finish(status=Message.Status.FAILED, error=exc.message, code=exc.code,
+                              attempts=[a.to_dict() for a in exc.attempts])  # fmt: skip
+        except asyncio.CancelledError:
+            # chat:cancel or shutdown: keep what was written, say it was cancelled.
+            await asyncio.shield(self.finish(status=Message.Status.PARTIAL, finish_reason="cancelled"))
+        except Exception as exc:
+            log.exception("generation %s failed", self.message_id)
+            await self.finish(
+                status=Message.Status.FAILED, error=f"internal error: {type(exc).__name__}", code="internal"
+            )
+        finally:
+            watcher.cancel()
+            RUNNING.pop(self.message_id, None)
+
+    async def _watch(self) -> None:
+        """Keep the alive key fresh and notice a cancel asked from any process."""
+        task = asyncio.current_task()
+        runner = RUNNING.get(self.message_id)
+        while True:
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.set(alive_key(self.message_id), "1", ex=ALIVE_TTL_S)
+            pipe.exists(cancel_key(self.message_id))
+            _, cancelled = await pipe.execute()
+            if cancelled and runner is not None and runner is not task:
+                runner.cancel()
+                return
+            await asyncio.sleep(WATCH_EVERY_S)
+
+
+def generation_start(*, message_id: int, conversation_id: int, request: gateway.ChatRequest) -> asyncio.Task:
+    generation = Generation(message_id=message_id, conversation_id=conversation_id, request=request)
+    task = asyncio.get_running_loop().create_task(generation.run(), name=f"generation-{message_id}")
+    RUNNING[message_id] = task
+    _install_shutdown_hook()
+    return task
+
+
+async def generation_cancel(message_id: int) -> None:
+    """Ask the generation to stop, wherever it runs."""
+    await state.client().set(cancel_key(message_id), "1", ex=STREAM_TTL_S)
+    task = RUNNING.get(message_id)
+    if task is not None:
+        task.cancel()
+
+
+async def generations_stop_all() -> None:
+    """Shutdown: save every running answer as partial before the process exits."""
+    tasks = list(RUNNING.values())
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+
+
+_hook_installed = False
+
+
+def _install_shutdown_hook() -> None:
+    """Under daphne (Twisted), finish running answers before the reactor stops on SIGTERM."""
+    global _hook_installed
+    if _hook_installed:
+        return
+    _hook_installed = True
+    try:
+        from twisted.internet import defer, reactor
+    except ImportError:  # pragma: no cover - not under daphne
+        return
+    if not reactor.running:
+        return
+
+    def before_shutdown():
+        from chat.connections import connections_close_all
+
+        async def stop() -> None:
+            await generations_stop_all()
+            await connections_close_all()
+
+        return defer.Deferred.fromFuture(asyncio.ensure_future(stop()))
+
+    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+async def follow(*, message_id: int, after_seq: int, frame_id: str | None, send: Send) -> None:
+    """Send the frames of an answer after `after_seq`, then live ones, until its end frame."""
+    redis = state.client()
+    key = stream_key(message_id)
+    last_id = "0"
+    while True:
+        entries = await redis.xread({key: last_id}, block=2000, count=500)
+        if not entries:
+            # No frame for a while: is the answer still being written anywhere?
+            if await _finished_without_stream(message_id, frame_id, send):
+                return
+            continue
+        for entry_id, fields in entries[0][1]:
+            last_id = entry_id
+            if fields["t"] == "d":
+                seq = int(fields["s"])
+                if seq > after_seq:
+                    message = await _conversation_of(message_id)
+                    await send({"type": "chat:streaming", "id": frame_id, "conversation_id": message,
+                                "message_id": message_id, "seq": seq, "delta": fields["d"]})  # fmt: skip
+            else:
+                await send({**json.loads(fields["p"]), "id": frame_id})
+                return
+
+
+_conversation_ids: dict[int, int] = {}
+
+
+async def _conversation_of(message_id: int) -> int:
+    found = _conversation_ids.get(message_id)
+    if found is None:
+        found = await Message.objects.filter(pk=message_id).values_list("conversation_id", flat=True).aget()
+        if len(_conversation_ids) > 10_000:
+            _conversation_ids.clear()
+        _conversation_ids[message_id] = found
+    return found
+
+
+async def _finished_without_stream(message_id: int, frame_id: str | None, send: Send) -> bool:
+    message = await Message.objects.aget(pk=message_id)
+    if message.status != Message.Status.STREAMING:
+        if not await state.client().exists(stream_key(message_id)):
+            await send({**done_payload(message), "id": frame_id})
+            return True
+        return False
+    if await state.client().exists(alive_key(message_id)) or message_id in RUNNING:
+        return False
+    # Nobody is writing it (its process died): keep what was saved, as partial.
+    await database_sync_to_async(services.message_finish)(
+        message_id=message_id, content=message.content, status=Message.Status.PARTIAL, finish_reason="error",
+        error="the server writing this answer stopped",
+    )  # fmt: skip
+    message = await Message.objects.aget(pk=message_id)
+    await send({**done_payload(message), "id": frame_id})
+    return True

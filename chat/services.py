@@ -1,0 +1,150 @@
+"""Writes of chat data. Called from the /ws consumer, the HTTP views and the generation runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from chat.models import Conversation, Message
+from chat.selectors import NotFound, conversation_get, message_get
+
+MAX_CONTENT = 32_000
+TITLE_LENGTH = 60
+
+
+class ChatInputError(ValueError):
+    """Bad input; the message names the field and the problem."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+def title_from(content: str) -> str:
+    line = " ".join(content.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+@dataclass
+class Started:
+    conversation: Conversation
+    user_message: Message
+    assistant_message: Message
+
+
+@transaction.atomic
+def chat_start(
+    *, user: AbstractBaseUser, content: str, conversation_id: int | None = None, model: str = "",
+    system: str | None = None, options: dict | None = None,
+) -> Started:  # fmt: skip
+    """Store the user's message and the assistant's (empty, streaming) in one transaction, before
+    any model is called; raises NotFound for anyone else's conversation."""
+    if not content.strip():
+        raise ChatInputError("content", "content must not be empty")
+    if len(content) > MAX_CONTENT:
+        raise ChatInputError("content", f"content is longer than {MAX_CONTENT} characters")
+    if conversation_id is None:
+        conversation = Conversation.objects.create(
+            user=user, title=title_from(content), model=model, system_prompt=system or ""
+        )
+    else:
+        conversation = Conversation.objects.select_for_update().filter(user=user, pk=conversation_id).first()
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id}")
+        changed = []
+        if system is not None and system != conversation.system_prompt:
+            conversation.system_prompt = system
+            changed.append("system_prompt")
+        if model and model != conversation.model:
+            conversation.model = model
+            changed.append("model")
+        if not conversation.title:
+            conversation.title = title_from(content)
+            changed.append("title")
+        conversation.save(update_fields=[*changed, "updated_at"])
+    user_message = Message.objects.create(conversation=conversation, role=Message.Role.USER, content=content)
+    assistant = Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
+        model=model or conversation.model, options=options or {},
+    )  # fmt: skip
+    return Started(conversation, user_message, assistant)
+
+
+def message_save_progress(*, message_id: int, content: str) -> None:
+    """Keep what has streamed so far, so a crash loses at most the last second."""
+    Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(content=content)
+
+
+def message_finish(
+    *, message_id: int, content: str, status: str, finish_reason: str = "", error: str = "", model: str = "",
+    backend: str = "", timings: dict | None = None, usage: dict | None = None, attempts: list | None = None,
+) -> int:  # fmt: skip
+    """Final state of an assistant message; only a message still streaming changes (exactly once)."""
+    timings, usage = timings or {}, usage or {}
+    fields = {
+        "content": content, "status": status, "finish_reason": finish_reason or "", "error": error[:2000],
+        "ttft_ms": timings.get("ttft_ms"), "total_ms": timings.get("total_ms"),
+        "tokens_per_second": timings.get("tokens_per_second"), "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"), "attempts": attempts or [], "updated_at": timezone.now(),
+    }  # fmt: skip
+    if model:
+        fields["model"] = model
+    if backend:
+        fields["backend"] = backend
+    updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(**fields)
+    Conversation.objects.filter(messages__pk=message_id).update(updated_at=timezone.now())
+    return updated
+
+
+def conversation_rename(*, user: AbstractBaseUser, pk: int, title: str) -> Conversation:
+    title = " ".join((title or "").split())
+    if not title:
+        raise ChatInputError("title", "the title must not be empty")
+    if len(title) > 200:
+        raise ChatInputError("title", "the title is longer than 200 characters")
+    conversation = conversation_get(user=user, pk=pk)
+    conversation.title = title
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def conversation_update_settings(*, user: AbstractBaseUser, pk: int, system_prompt: str, model: str) -> Conversation:
+    conversation = conversation_get(user=user, pk=pk)
+    conversation.system_prompt = system_prompt or ""
+    conversation.model = model or ""
+    conversation.save(update_fields=["system_prompt", "model", "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, user: AbstractBaseUser, pk: int) -> None:
+    conversation_get(user=user, pk=pk).delete()
+
+
+def message_rate(*, user: AbstractBaseUser, pk: int, rating: int | None, note: str = "") -> Message:
+    """Thumbs up (+1) / down (-1) / cleared (None) with a note; training uses these later."""
+    if rating not in (1, -1, None):
+        raise ChatInputError("rating", "rating must be 1, -1 or null")
+    message = message_get(user=user, pk=pk)
+    if message.role != Message.Role.ASSISTANT:
+        raise ChatInputError("message", "only answers can be rated")
+    message.rating = rating
+    message.rating_note = (note or "")[:2000]
+    message.save(update_fields=["rating", "rating_note", "updated_at"])
+    return message
+
+
+@transaction.atomic
+def message_regenerate(*, user: AbstractBaseUser, pk: int) -> Message:
+    """A fresh answer to the same question: a new assistant message after the old one."""
+    old = message_get(user=user, pk=pk)
+    if old.role != Message.Role.ASSISTANT:
+        raise ChatInputError("message", "only answers can be regenerated")
+    if old.status == Message.Status.STREAMING:
+        raise ChatInputError("message", "this answer is still being written; stop it first")
+    return Message.objects.create(
+        conversation=old.conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
+        model=old.conversation.model or old.model, options=old.options,
+    )  # fmt: skip
