@@ -3,6 +3,7 @@ consumers this process holds (closed with 1012 on shutdown so clients reconnect 
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
 
@@ -81,7 +82,5 @@ async def connections_count() -> dict[int, int]:
 
 async def connections_close_all() -> None:
     for consumer in list(LOCAL):
-        try:
+        with contextlib.suppress(Exception):  # the socket may already be gone
             await consumer.close(code=RESTART_CLOSE_CODE)
-        except Exception:  # noqa: BLE001 - the socket may already be gone
-            pass
