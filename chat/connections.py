@@ -1,5 +1,5 @@
 """Who is connected (shared by every process through Redis), per-user rate limits, and the
-consumers this process holds (closed with 1012 on shutdown so clients reconnect elsewhere)."""
+consumers this process holds (closed with 4012 on shutdown so clients reconnect elsewhere)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import weakref
 
 from django.conf import settings
 
+from chat.protocol import CLOSE_RESTARTING
 from llm import state
 
 CONNS_KEY = "orch:ws:conns"
 CONN_TTL_S = 90  # a connection not seen for this long (its process died) no longer counts
-RESTART_CLOSE_CODE = 1012  # "service restart": reconnect, then chat:resume
+# "Server restarting: reconnect, then chat:resume". Not 1012: Autobahn (daphne) lets servers send
+# only 1000 and 3000-4999.
+RESTART_CLOSE_CODE = CLOSE_RESTARTING
 
 LOCAL: weakref.WeakSet = weakref.WeakSet()
 

@@ -25,6 +25,23 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+async def answer_request(conversation, assistant) -> gateway.ChatRequest:
+    """What the model is asked for an assistant message: the history, the options, the model."""
+    messages = await database_sync_to_async(selectors.history_for_model)(conversation=conversation, upto=assistant)
+    options = assistant.options or {}
+    model = assistant.model or None
+    if model is None:
+        try:
+            model = await gateway.default_model()
+        except gateway.GatewayError:
+            model = None  # the generation reports backend_unavailable as chat:error
+        assistant.model = model or ""
+    return gateway.ChatRequest(
+        messages=messages, model=model, temperature=options.get("temperature"),
+        max_tokens=options.get("max_tokens"), top_p=options.get("top_p"), sticky_key=f"conv-{conversation.pk}",
+    )  # fmt: skip
+
+
 class ProtocolConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
@@ -119,7 +136,9 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             )  # fmt: skip
         except services.ChatInputError as exc:
             raise p.ProtocolError(p.BAD_REQUEST, str(exc)) from None
-        await self.start_answer(started.conversation, started.assistant_message, frame_id, validate=data["validate"])
+        await self.start_answer(
+            started.conversation, started.assistant_message, frame_id, validate=bool(data["validate"])
+        )
         await self.send_json({"type": "chat:started", "id": frame_id, "conversation_id": started.conversation.pk,
                               "user_message_id": started.user_message.pk,
                               "assistant_message_id": started.assistant_message.pk,
@@ -127,21 +146,10 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         self.follow(started.assistant_message.pk, -1, frame_id)
 
     async def start_answer(self, conversation, assistant, frame_id, *, validate: bool = False) -> None:
-        messages = await database_sync_to_async(selectors.history_for_model)(conversation=conversation, upto=assistant)
-        options = assistant.options or {}
-        model = assistant.model or None
-        if model is None:
-            try:
-                model = await gateway.default_model()
-            except gateway.GatewayError:
-                model = None  # the generation reports backend_unavailable as chat:error
-            assistant.model = model or ""
-        request = gateway.ChatRequest(
-            messages=messages, model=model, temperature=options.get("temperature"),
-            max_tokens=options.get("max_tokens"), top_p=options.get("top_p"),
-            sticky_key=f"conv-{conversation.pk}",
-        )  # fmt: skip
-        generation.generation_start(message_id=assistant.pk, conversation_id=conversation.pk, request=request)
+        request = await answer_request(conversation, assistant)
+        generation.generation_start(
+            message_id=assistant.pk, conversation_id=conversation.pk, request=request, validate=validate
+        )
 
     def follow(self, message_id: int, after_seq: int, frame_id: str | None) -> None:
         previous = self.followers.pop(message_id, None)

@@ -21,6 +21,7 @@ from channels.db import database_sync_to_async
 from chat import services
 from chat.models import Message
 from llm import gateway, state
+from llm.validation import response_check
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,22 @@ def done_payload(message: Message) -> dict:
     }  # fmt: skip
 
 
+def validation_of(content: str, finish_reason: str) -> dict:
+    """The `validation` of chat:done: the gateway's response checks (empty, truncated, repetition).
+    The hallucination signals (agreement, grounding, judge) join these with the knowledge base."""
+    flags = response_check(content, finish_reason)
+    score = max(0.0, 1.0 - 0.4 * len(flags))
+    return {
+        "verdict": "ok" if not flags else "suspect",
+        "score": round(score, 2),
+        "signals": [{"name": f.code, "passed": False, "detail": f.reason} for f in flags]
+        or [{"name": "response_checks", "passed": True, "detail": "not empty, not truncated, not repetitive"}],
+    }
+
+
 class Generation:
-    def __init__(self, *, message_id: int, conversation_id: int, request: gateway.ChatRequest):
+    def __init__(self, *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False):
+        self.validate = validate
         self.message_id = message_id
         self.conversation_id = conversation_id
         self.request = request
@@ -129,6 +144,8 @@ class Generation:
         )  # fmt: skip
         message = await Message.objects.aget(pk=self.message_id)
         payload = done_payload(message)
+        if self.validate and not code:
+            payload["validation"] = validation_of(content, finish_reason)
         if code:
             payload = {"type": "chat:error", "conversation_id": self.conversation_id, "message_id": self.message_id,
                        "code": code, "message": error, "partial_content": content}  # fmt: skip
@@ -182,11 +199,12 @@ class Generation:
             await asyncio.sleep(WATCH_EVERY_S)
 
 
-def generation_start(*, message_id: int, conversation_id: int, request: gateway.ChatRequest) -> asyncio.Task:
-    generation = Generation(message_id=message_id, conversation_id=conversation_id, request=request)
+def generation_start(
+    *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False
+) -> asyncio.Task:
+    generation = Generation(message_id=message_id, conversation_id=conversation_id, request=request, validate=validate)
     task = asyncio.get_running_loop().create_task(generation.run(), name=f"generation-{message_id}")
     RUNNING[message_id] = task
-    _install_shutdown_hook()
     return task
 
 
@@ -207,32 +225,40 @@ async def generations_stop_all() -> None:
         await asyncio.wait(tasks, timeout=10)
 
 
-_hook_installed = False
+def install_graceful_shutdown() -> None:
+    """Under daphne: on SIGTERM/SIGINT first save running answers as partial and close sockets with
+    4012 (reconnect), then let daphne stop as it would have."""
+    import signal
+    import sys
 
+    if "daphne.server" not in sys.modules:
+        return  # not a daphne process (worker, tests, manage.py)
+    from twisted.internet import reactor
 
-def _install_shutdown_hook() -> None:
-    """Under daphne (Twisted), finish running answers before the reactor stops on SIGTERM."""
-    global _hook_installed
-    if _hook_installed:
-        return
-    _hook_installed = True
-    try:
-        from twisted.internet import defer, reactor
-    except ImportError:  # pragma: no cover - not under daphne
-        return
-    if not reactor.running:
-        return
+    def wrap() -> None:
+        loop = asyncio.get_event_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            original = signal.getsignal(signum)
+            if not callable(original):
+                continue
 
-    def before_shutdown():
-        from chat.connections import connections_close_all
+            def handler(sig, frame, original=original) -> None:
 
-        async def stop() -> None:
-            await generations_stop_all()
-            await connections_close_all()
+                async def graceful() -> None:
+                    from chat.connections import connections_close_all
 
-        return defer.Deferred.fromFuture(asyncio.ensure_future(stop()))
+                    try:
+                        await asyncio.wait_for(generations_stop_all(), 15)
+                        await connections_close_all()
+                        await asyncio.sleep(0.2)  # let the close frames go out
+                    finally:
+                        original(sig, frame)
 
-    reactor.addSystemEventTrigger("before", "shutdown", before_shutdown)
+                loop.call_soon_threadsafe(lambda: asyncio.ensure_future(graceful()))
+
+            signal.signal(signum, handler)
+
+    reactor.callWhenRunning(wrap)
 
 
 Send = Callable[[dict], Awaitable[None]]

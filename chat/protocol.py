@@ -18,6 +18,8 @@ INTERNAL = "internal"
 
 # Close code for an unauthenticated handshake that got as far as accept.
 CLOSE_UNAUTHORIZED = 4401
+# The server is restarting (SIGTERM): running answers were saved; reconnect and chat:resume.
+CLOSE_RESTARTING = 4012
 
 
 class ProtocolError(Exception):

@@ -1,8 +1,124 @@
-from django.http import HttpRequest, HttpResponse
+"""The chat page and its small JSON API (the conversation itself streams over /ws)."""
+
+from __future__ import annotations
+
+import json
+
+from asgiref.sync import async_to_sync
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.navigation import SECTIONS_BY_SLUG
+from chat import connections, generation, selectors, services
+from core.auth import api_view
 
 
-def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "core/section.html", {"section": SECTIONS_BY_SLUG["chat"]})
+def _body(request: HttpRequest) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise services.ChatInputError("body", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise services.ChatInputError("body", "the body must be a JSON object")
+    return body
+
+
+def _error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+def _conversation_json(c) -> dict:
+    return {"id": c.pk, "title": c.title, "updated_at": c.updated_at.isoformat(),
+            "message_count": getattr(c, "message_count", None), "model": c.model,
+            "system_prompt": c.system_prompt}  # fmt: skip
+
+
+@require_GET
+def index(request: HttpRequest, conversation_id: int | None = None) -> HttpResponse:
+    conversations = selectors.conversation_list(user=request.user)[:100]
+    current = None
+    if conversation_id is not None:
+        try:
+            current = selectors.conversation_get(user=request.user, pk=conversation_id)
+        except selectors.NotFound:
+            return render(request, "404.html", status=404)
+    return render(request, "chat/index.html", {"conversations": conversations, "current": current})
+
+
+@api_view
+@require_GET
+def conversations(request: HttpRequest) -> JsonResponse:
+    rows = selectors.conversation_list(user=request.user, search=request.GET.get("q", "").strip()[:200])[:100]
+    return JsonResponse({"conversations": [_conversation_json(c) for c in rows]})
+
+
+@api_view
+@require_http_methods(["PATCH", "DELETE"])
+def conversation(request: HttpRequest, pk: int) -> JsonResponse:
+    try:
+        if request.method == "DELETE":
+            services.conversation_delete(user=request.user, pk=pk)
+            return JsonResponse({"deleted": pk})
+        body = _body(request)
+        if "title" in body:
+            found = services.conversation_rename(user=request.user, pk=pk, title=str(body["title"]))
+        else:
+            found = services.conversation_update_settings(
+                user=request.user, pk=pk, system_prompt=str(body.get("system_prompt") or ""),
+                model=str(body.get("model") or ""),
+            )  # fmt: skip
+    except selectors.NotFound:
+        return _error(404, "No such conversation.")
+    except services.ChatInputError as exc:
+        return _error(400, str(exc))
+    return JsonResponse(_conversation_json(found))
+
+
+@api_view
+@require_POST
+def message_rate(request: HttpRequest, pk: int) -> JsonResponse:
+    try:
+        body = _body(request)
+        message = services.message_rate(
+            user=request.user, pk=pk, rating=body.get("rating"), note=str(body.get("note") or "")
+        )
+    except selectors.NotFound:
+        return _error(404, "No such message.")
+    except services.ChatInputError as exc:
+        return _error(400, str(exc))
+    return JsonResponse({"id": message.pk, "rating": message.rating, "note": message.rating_note})
+
+
+@api_view
+@require_POST
+async def message_regenerate(request: HttpRequest, pk: int) -> JsonResponse:
+    """A new answer to the same question, generated in this process; follow it with chat:resume."""
+    from channels.db import database_sync_to_async
+
+    from chat.consumers import answer_request
+
+    try:
+        user = await database_sync_to_async(lambda: request.user)()
+        message = await database_sync_to_async(services.message_regenerate)(user=user, pk=pk)
+    except selectors.NotFound:
+        return _error(404, "No such message.")
+    except services.ChatInputError as exc:
+        return _error(400, str(exc))
+    conversation = await database_sync_to_async(lambda: message.conversation)()
+    request_ = await answer_request(conversation, message)
+    generation.generation_start(message_id=message.pk, conversation_id=conversation.pk, request=request_)
+    return JsonResponse({"assistant_message_id": message.pk, "conversation_id": conversation.pk}, status=202)
+
+
+@api_view
+@require_GET
+def connection_counts(request: HttpRequest) -> JsonResponse:
+    if not request.user.is_staff:
+        return _error(403, "Only staff see who is connected.")
+    counts = async_to_sync(connections.connections_count)()
+    from django.contrib.auth import get_user_model
+
+    names = dict(get_user_model().objects.filter(pk__in=counts).values_list("pk", "username"))
+    return JsonResponse({"connections": sum(counts.values()), "users": [
+        {"user_id": uid, "username": names.get(uid, "?"), "connections": n} for uid, n in sorted(counts.items())
+    ]})  # fmt: skip

@@ -9,8 +9,11 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from chat.generation import install_graceful_shutdown  # noqa: E402
 from core.auth import TokenAuthMiddlewareStack, WebsocketOriginGuard  # noqa: E402
 from orchestrator_site.routing import websocket_urlpatterns  # noqa: E402
+
+install_graceful_shutdown()
 
 application = ProtocolTypeRouter(
     {

@@ -103,13 +103,11 @@ def celery_worker(subprocess_env):
     embedded.process_stop(proc)
 
 
-@pytest.fixture(scope="session")
-def daphne_url(subprocess_env) -> str:
-    """The app served by a real daphne process (HTTP and /ws) on the test database."""
+def daphne_start(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = embedded.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "orchestrator_site.asgi:application"],
-        env=subprocess_env, cwd=ROOT, start_new_session=True,
+        env=env, cwd=ROOT, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
 
@@ -120,5 +118,27 @@ def daphne_url(subprocess_env) -> str:
             return False
 
     wait_until(answers, timeout=60, what="daphne serving", proc=proc)
+    return proc, url
+
+
+@pytest.fixture(scope="session")
+def daphne_url(subprocess_env) -> str:
+    """The app served by a real daphne process (HTTP and /ws) on the test database."""
+    proc, url = daphne_start(subprocess_env)
     yield url
     embedded.process_stop(proc)
+
+
+@pytest.fixture
+def daphne_factory(subprocess_env):
+    """Extra daphne processes for one test (a second server, or one the test stops)."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> tuple[subprocess.Popen, str]:
+        proc, url = daphne_start(subprocess_env)
+        started.append(proc)
+        return proc, url
+
+    yield start
+    for proc in started:
+        embedded.process_stop(proc)

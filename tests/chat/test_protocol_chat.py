@@ -230,3 +230,13 @@ async def test_task_types_are_wired(alice_ws):
     assert (await alice_ws.recv())["code"] == "not_found"
     await alice_ws.send(type="task:unsubscribe", task_id=7, id="t")
     assert await alice_ws.recv() == {"type": "task:unsubscribed", "id": "t", "task_id": 7}
+
+
+async def test_validate_adds_a_verdict_to_chat_done(alice_ws, fake):
+    await sync_to_async(make_backend)("f1", fake.url)
+    await alice_ws.send(type="chat:send", content="x", model="fake-length", validate=True)
+    done = (await alice_ws.until("chat:done"))[-1]
+    assert done["validation"]["verdict"] == "suspect"
+    assert [s["name"] for s in done["validation"]["signals"]] == ["truncated"]
+    await alice_ws.send(type="chat:send", content="x", model="fake-ok")
+    assert "validation" not in (await alice_ws.until("chat:done"))[-1]
