@@ -11,9 +11,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from chat.generation import install_graceful_shutdown  # noqa: E402
 from core.auth import TokenAuthMiddlewareStack, WebsocketOriginGuard  # noqa: E402
+from orchestrator_site.daphne_tuning import websocket_compression_enable  # noqa: E402
 from orchestrator_site.routing import websocket_urlpatterns  # noqa: E402
 
 install_graceful_shutdown()
+websocket_compression_enable()
 
 application = ProtocolTypeRouter(
     {

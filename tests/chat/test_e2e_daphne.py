@@ -107,3 +107,12 @@ async def test_unauthenticated_handshake_is_refused_by_the_real_server(daphne_ur
     with pytest.raises((websockets.InvalidStatus, websockets.ConnectionClosed)):
         ws = await connect(ws_url(daphne_url), origin=daphne_url)
         await ws.recv()
+
+
+async def test_the_server_accepts_permessage_deflate(daphne_url, token):
+    ws = await open_ws(daphne_url, token)
+    try:
+        extensions = [type(e).__name__ for e in ws.protocol.extensions]
+        assert extensions == ["PerMessageDeflate"]
+    finally:
+        await ws.close()
