@@ -39,16 +39,20 @@ redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
 return {allowed, tostring(wait)}
 """
 
-# Per message type: (messages per minute, burst). Everything else shares the general limit.
-TYPE_LIMITS = {"chat:send": (20, 5), "chat:resume": (120, 20)}
+
+def type_limits() -> dict[str, tuple[int, int]]:
+    """Per message type: (messages per minute, burst), on top of the general limit."""
+    sends = settings.WS_CHAT_SENDS_PER_MINUTE
+    return {"chat:send": (sends, max(5, sends // 4)), "chat:resume": (120, 20)}
 
 
 async def rate_limit_check(user_id: int, kind: str) -> float:
     """0 when allowed; otherwise seconds until the next message of this type is."""
     general = settings.WS_MESSAGES_PER_MINUTE
     checks = [(f"orch:rl:{user_id}:all", general / 60.0, max(10, general // 4))]
-    if kind in TYPE_LIMITS:
-        per_minute, burst = TYPE_LIMITS[kind]
+    limits = type_limits()
+    if kind in limits:
+        per_minute, burst = limits[kind]
         checks.append((f"orch:rl:{user_id}:{kind}", per_minute / 60.0, burst))
     now = time.time()
     for key, rate, burst in checks:

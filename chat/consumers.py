@@ -19,15 +19,18 @@ from llm import gateway
 log = logging.getLogger(__name__)
 
 MONITORING_INTERVAL_S = 10
+PARALLEL_WRITES = settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
 
 
 def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-async def answer_request(conversation, assistant) -> gateway.ChatRequest:
+async def answer_request(conversation, assistant, *, history: list[dict] | None = None) -> gateway.ChatRequest:
     """What the model is asked for an assistant message: the history, the options, the model."""
-    messages = await database_sync_to_async(selectors.history_for_model)(conversation=conversation, upto=assistant)
+    messages = history
+    if messages is None:
+        messages = await database_sync_to_async(selectors.history_for_model)(conversation=conversation, upto=assistant)
     options = assistant.options or {}
     model = assistant.model or None
     if model is None:
@@ -128,28 +131,33 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
     async def handle_chat_send(self, frame: dict, frame_id: str | None) -> None:
         data = schema.validate(frame, schema.CHAT_SEND)
         options = schema.validate(data["options"] or {}, schema.OPTIONS, prefix="options.")
-        try:
-            started = await database_sync_to_async(services.chat_start)(
+        options = {k: v for k, v in options.items() if v is not None}
+
+        def start() -> tuple[services.Started, list[dict]]:
+            # One thread hop for both writes and the history read. SQLite takes one writer at a
+            # time and its busy-wait sleeps for milliseconds, so there the writes queue on the
+            # shared ORM thread; a server database takes them in parallel threads.
+            started = services.chat_start(
                 user=self.user, content=data["content"], conversation_id=data["conversation_id"],
-                model=data["model"] or "", system=data["system"],
-                options={k: v for k, v in options.items() if v is not None},
+                model=data["model"] or "", system=data["system"], options=options,
             )  # fmt: skip
+            history = selectors.history_for_model(conversation=started.conversation, upto=started.assistant_message)
+            return started, history
+
+        try:
+            started, history = await database_sync_to_async(start, thread_sensitive=PARALLEL_WRITES is False)()
         except services.ChatInputError as exc:
             raise p.ProtocolError(p.BAD_REQUEST, str(exc)) from None
-        await self.start_answer(
-            started.conversation, started.assistant_message, frame_id, validate=bool(data["validate"])
-        )
+        request = await answer_request(started.conversation, started.assistant_message, history=history)
+        generation.generation_start(
+            message_id=started.assistant_message.pk, conversation_id=started.conversation.pk, request=request,
+            validate=bool(data["validate"]),
+        )  # fmt: skip
         await self.send_json({"type": "chat:started", "id": frame_id, "conversation_id": started.conversation.pk,
                               "user_message_id": started.user_message.pk,
                               "assistant_message_id": started.assistant_message.pk,
                               "model": started.assistant_message.model or None})  # fmt: skip
         self.follow(started.assistant_message.pk, -1, frame_id)
-
-    async def start_answer(self, conversation, assistant, frame_id, *, validate: bool = False) -> None:
-        request = await answer_request(conversation, assistant)
-        generation.generation_start(
-            message_id=assistant.pk, conversation_id=conversation.pk, request=request, validate=validate
-        )
 
     def follow(self, message_id: int, after_seq: int, frame_id: str | None) -> None:
         previous = self.followers.pop(message_id, None)

@@ -90,7 +90,8 @@ TEMPLATES = [
 
 # --- Database: SQLite (WAL) in the data folder by default, MySQL/MariaDB via DATABASE_URL ---
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'db.sqlite3'}"
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 0))
+# Connections are kept for a minute: opening one per /ws message costs more than the message.
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60), conn_health_checks=True)
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
@@ -243,6 +244,7 @@ USE_TZ = True
 API_TOKEN_TOUCH_INTERVAL_S = 60
 WS_MAX_FRAME_BYTES = envint("WS_MAX_FRAME_BYTES", 64 * 1024)
 WS_MESSAGES_PER_MINUTE = envint("WS_MESSAGES_PER_MINUTE", 120)
+WS_CHAT_SENDS_PER_MINUTE = envint("WS_CHAT_SENDS_PER_MINUTE", 20)
 
 LOGGING = {
     "version": 1,
