@@ -163,9 +163,19 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         previous = self.followers.pop(message_id, None)
         if previous is not None:
             previous.cancel()
-        task = asyncio.create_task(
-            generation.follow(message_id=message_id, after_seq=after_seq, frame_id=frame_id, send=self.send_json)
-        )
+
+        async def run() -> None:
+            try:
+                await generation.follow(
+                    message_id=message_id, after_seq=after_seq, frame_id=frame_id, send=self.send_json
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("following message %s failed", message_id)
+                await self.send_error(frame_id, p.INTERNAL, "the stream could not be followed; send chat:resume again")
+
+        task = asyncio.create_task(run())
         self.followers[message_id] = task
         task.add_done_callback(
             lambda t: self.followers.pop(message_id, None) if self.followers.get(message_id) is t else None

@@ -11,6 +11,7 @@ works from any process. On shutdown running answers are saved as `partial`.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
@@ -203,7 +204,11 @@ def generation_start(
     *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False
 ) -> asyncio.Task:
     generation = Generation(message_id=message_id, conversation_id=conversation_id, request=request, validate=validate)
-    task = asyncio.get_running_loop().create_task(generation.run(), name=f"generation-{message_id}")
+    # A fresh context: the answer must not inherit the caller's per-request database executor
+    # (an HTTP view's ends with the request, and the answer outlives it).
+    task = asyncio.get_running_loop().create_task(
+        generation.run(), name=f"generation-{message_id}", context=contextvars.Context()
+    )
     RUNNING[message_id] = task
     return task
 

@@ -19,14 +19,16 @@
  * Frames sent while the socket is down wait in an outbox and go out after the next `welcome`.
  * A request whose frame had gone out when the connection dropped ends with the local frame
  * {type: "ws:disconnected", id}: the server forgets its followers, so re-issue it (onReconnect).
- * Reconnects use exponential backoff with jitter (capped at 10 s); close code 1012 (server
- * restarting) reconnects at once; 4401 (unauthorized) stops. A ping goes out every 25 s, and a
+ * Reconnects use exponential backoff with jitter (capped at 10 s); close code 4012 or 1012
+ * (server restarting) reconnects after a short delay; 4401 (unauthorized) stops. A ping goes out every 25 s, and a
  * connection that has said nothing for two ping intervals is dropped and reopened.
  */
 
 export const DISCONNECTED = "ws:disconnected";
 const NON_TERMINAL = new Set(["chat:started", "chat:streaming"]);
-const CLOSE_RESTARTING = 1012;
+// "Server restarting: reconnect, then chat:resume". Daphne may send only 1000 and 3000-4999,
+// so the server uses 4012; 1012 (the standard code) is honoured too.
+const CLOSE_RESTARTING = new Set([1012, 4012]);
 const CLOSE_UNAUTHORIZED = 4401;
 const OUTBOX_LIMIT = 200;
 
@@ -238,7 +240,7 @@ export class Socket {
       this.setState("closed", { code, reason: reason || "not signed in" });
       return;
     }
-    if (code === CLOSE_RESTARTING) this.attempt = 0;
+    if (CLOSE_RESTARTING.has(code)) this.attempt = 0;
     this.scheduleRetry({ code, reason });
   }
 

@@ -116,3 +116,23 @@ async def test_the_server_accepts_permessage_deflate(daphne_url, token):
         assert extensions == ["PerMessageDeflate"]
     finally:
         await ws.close()
+
+
+async def test_regenerate_over_http_streams_a_new_answer_to_the_end(daphne_url, token, fake):
+    import httpx
+
+    await sync_to_async(make_backend)("f1", fake.url)
+    ws = await open_ws(daphne_url, token)
+    await ws.send(json.dumps({"type": "chat:send", "content": "go", "model": "fake-ok"}))
+    first = await frames_until(ws, "chat:done")
+    old_id = first[0]["assistant_message_id"]
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+        response = await http.post(f"{daphne_url}/chat/api/messages/{old_id}/regenerate")
+    assert response.status_code == 202, response.text
+    new_id = response.json()["assistant_message_id"]
+    await ws.send(json.dumps({"type": "chat:resume", "id": "r", "message_id": new_id, "after_seq": -1}))
+    frames = await frames_until(ws, "chat:done", "chat:error")
+    await ws.close()
+    assert frames[-1]["type"] == "chat:done" and frames[-1]["message_id"] == new_id
+    message = await Message.objects.aget(pk=new_id)
+    assert message.status == "complete" and message.content == frames[-1]["content"] and message.content

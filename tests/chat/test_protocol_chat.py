@@ -240,3 +240,18 @@ async def test_validate_adds_a_verdict_to_chat_done(alice_ws, fake):
     assert [s["name"] for s in done["validation"]["signals"]] == ["truncated"]
     await alice_ws.send(type="chat:send", content="x", model="fake-ok")
     assert "validation" not in (await alice_ws.until("chat:done"))[-1]
+
+
+async def test_an_answer_whose_server_died_is_closed_as_partial_on_resume(alice_ws):
+    """A crash leaves a message `streaming` with nobody writing it: resume settles it, keeping the text."""
+    from chat.models import Conversation
+
+    conversation = await Conversation.objects.acreate(user=alice_ws.user, title="t")
+    orphan = await Message.objects.acreate(
+        conversation=conversation, role="assistant", status="streaming", content="half an ans"
+    )
+    await alice_ws.send(type="chat:resume", id="r", message_id=orphan.pk)
+    frames = await alice_ws.until("chat:done", "chat:error", timeout=30)
+    assert frames[-1]["type"] == "chat:error" and frames[-1]["partial_content"] == "half an ans"
+    await orphan.arefresh_from_db()
+    assert orphan.status == "partial" and orphan.content == "half an ans"

@@ -817,6 +817,7 @@ function setConversation(id, title) {
   if (location.pathname !== path) history.replaceState(null, "", path);
   setTitle(title);
   if (state.systemPrompt.trim()) setText(els.settingsSummary, "custom instructions");
+  setText(els.settingsStatus, "");
   state.conversationModel = els.modelSelect.value;
   upsertConversationItem({ id, title, updated_at: new Date().toISOString(), message_count: null }, { top: true });
   markCurrent();
