@@ -1,0 +1,86 @@
+"""The chat page in Chromium: send, watch tokens stream, stop, reload mid-answer and resume."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from chat.models import Message
+from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
+from tests.llm.conftest import clean_gateway_state, fake, make_backend  # noqa: F401
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def slow_fake(fake):  # noqa: F811
+    make_backend("f1", fake.url)
+    fake.state.tokens_per_s = 25
+    fake.state.answer_tokens = 120
+    return fake
+
+
+def send(page, text: str) -> None:  # noqa: F811
+    page.fill("#composer-input", text)
+    page.click("#send-button")
+
+
+def test_send_stream_stop_and_resume_after_reload(page, daphne_url, alice, slow_fake, artifacts_dir):  # noqa: F811
+    login(page, daphne_url)
+    page.goto(f"{daphne_url}/chat/")
+    expect(page.locator("#connection-status")).to_contain_text("Connected")
+    page.select_option("#model-select", "fake-ok")
+
+    # 1. send and watch tokens arrive
+    send(page, "Tell me a long story")
+    expect(page.locator('.message[data-role="assistant"]')).to_have_count(1)
+    answer = page.locator('.message[data-role="assistant"]').last
+    expect(answer).to_have_attribute("data-status", "streaming")
+    expect(page.locator("#stop-button")).to_be_visible()
+    expect(answer.locator(".message-body")).to_contain_text("quick brown")
+    first_len = len(answer.locator(".message-body").inner_text())
+    page.wait_for_timeout(600)
+    assert len(answer.locator(".message-body").inner_text()) > first_len  # still growing
+
+    # 2. stop
+    page.click("#stop-button")
+    expect(answer).to_have_attribute("data-status", "partial")
+    stopped_id = int(answer.get_attribute("data-message-id"))
+    assert Message.objects.get(pk=stopped_id).status == "partial"
+    expect(page).to_have_url(f"{daphne_url}/chat/c/{Message.objects.get(pk=stopped_id).conversation_id}/")
+
+    # 3. reload mid-answer: the running answer resumes and completes
+    send(page, "Another one")
+    expect(page.locator('.message[data-role="assistant"]')).to_have_count(2)
+    answer = page.locator('.message[data-role="assistant"]').last
+    expect(answer.locator(".message-body")).to_contain_text("quick")
+    running_id = int(answer.get_attribute("data-message-id"))
+    page.reload()
+    resumed = page.locator(f'.message[data-message-id="{running_id}"]')
+    expect(resumed).to_have_attribute("data-status", "complete", timeout=30_000)
+    stored = Message.objects.get(pk=running_id)
+    assert stored.status == "complete" and len(stored.content.split()) == 120
+    assert resumed.locator(".message-body").inner_text().split() == stored.content.split()
+
+    # 4. dark mode, and a screenshot for the record
+    page.click("#theme-toggle")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.screenshot(path=str(artifacts_dir / "chat-dark.png"), full_page=False)
+    assert page.csp_errors == []
+
+
+def test_model_html_never_runs_as_script(page, daphne_url, alice):  # noqa: F811
+    from chat import services
+
+    started = services.chat_start(user=alice, content="show me html")
+    services.message_finish(
+        message_id=started.assistant_message.pk, status="complete",
+        content='Here: <img src=x onerror="document.title=\'pwned\'"> <script>document.title="pwned"</script> **bold**',
+    )  # fmt: skip
+    login(page, daphne_url)
+    page.goto(f"{daphne_url}/chat/c/{started.conversation.pk}/")
+    body = page.locator(f'.message[data-message-id="{started.assistant_message.pk}"] .message-body')
+    expect(body.locator("strong")).to_have_text("bold")
+    page.wait_for_timeout(300)
+    assert page.title() != "pwned"
+    assert body.locator("script").count() == 0 and body.locator("img[onerror]").count() == 0
