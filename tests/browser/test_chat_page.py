@@ -65,6 +65,7 @@ def test_send_stream_stop_and_resume_after_reload(page, daphne_url, alice, slow_
     # 4. dark mode, and a screenshot for the record
     page.click("#theme-toggle")
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.wait_for_timeout(400)  # let the colour transitions finish before the picture
     page.screenshot(path=str(artifacts_dir / "chat-dark.png"), full_page=False)
     assert page.csp_errors == []
 
