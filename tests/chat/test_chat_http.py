@@ -125,3 +125,13 @@ def test_connection_counts_are_staff_only(alice_client, client, staff):
     assert alice_client.get("/chat/api/connections").status_code == 403
     client.force_login(staff)
     assert "connections" in client.get("/chat/api/connections").json()
+
+
+def test_staff_see_live_connection_counts_on_the_home_page(client, staff, alice):
+    from django.test import Client
+
+    client.force_login(staff)
+    assert b'id="ws-connections"' in client.get("/").content
+    other = Client()
+    other.force_login(alice)
+    assert b'id="ws-connections"' not in other.get("/").content

@@ -255,3 +255,13 @@ async def test_an_answer_whose_server_died_is_closed_as_partial_on_resume(alice_
     assert frames[-1]["type"] == "chat:error" and frames[-1]["partial_content"] == "half an ans"
     await orphan.arefresh_from_db()
     assert orphan.status == "partial" and orphan.content == "half an ans"
+
+
+async def test_the_connection_manager_counts_connections_per_user(alice_ws):
+    from chat.connections import connections_count
+
+    assert (await connections_count()).get(alice_ws.user.pk) == 1
+    second = await connect_as(alice_ws.user)
+    assert (await connections_count()).get(alice_ws.user.pk) == 2
+    await second.close()
+    assert (await connections_count()).get(alice_ws.user.pk) == 1
