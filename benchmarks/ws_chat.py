@@ -116,7 +116,6 @@ def main() -> None:
 
     socket_path = embedded_redis_socket(workdir / "data")
     procs = [embedded.redis_server_start(socket_path=socket_path, workdir=socket_path.parent)]
-    fake = None
     try:
         import django
 
@@ -127,10 +126,21 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         from core.services import api_token_create
         from llm.models import Backend
-        from tests.fakes.openai_server import FakeServer
 
-        fake = FakeServer(embedded.free_port(), tokens_per_s=500.0, answer_tokens=200).start()
-        Backend.objects.create(name="scripted", base_url=fake.url, kind="openai", max_concurrency=64)
+        # The scripted server runs in its own process, so it does not share a core with the clients.
+        fake_port = embedded.free_port()
+        fake = subprocess.Popen(
+            [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(fake_port), "--tokens-per-s", "500",
+             "--answer-tokens", "200"], cwd=ROOT, start_new_session=True,
+        )  # fmt: skip
+        procs.append(fake)
+        fake_url = f"http://127.0.0.1:{fake_port}/v1"
+        import httpx
+
+        deadline = time.monotonic() + 30
+        while not embedded.backend_answers(fake_url, timeout=1) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        Backend.objects.create(name="scripted", base_url=fake_url, kind="openai", max_concurrency=64)
         user = get_user_model().objects.create_user("bench", "bench@example.com", "x")
         token = api_token_create(user=user, name="bench").secret
         port = embedded.free_port()
@@ -140,7 +150,6 @@ def main() -> None:
             start_new_session=True,
         )  # fmt: skip
         procs.append(daphne)
-        import httpx
 
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -155,7 +164,7 @@ def main() -> None:
             import openai
             from websockets.asyncio.client import connect
 
-            client = openai.AsyncOpenAI(base_url=fake.url, api_key="x", max_retries=0)
+            client = openai.AsyncOpenAI(base_url=fake_url, api_key="x", max_retries=0)
             await direct_ttft(client)
             await ws_stream(url, token)
             d1, w1, rates = [], [], []
@@ -175,7 +184,7 @@ def main() -> None:
             base16 = statistics.median(d16)
             added16 = [w - base16 for w in w16]
 
-            fake.state.answer_tokens = 1000
+            httpx.post(fake_url.replace("/v1", "/_control"), json={"answer_tokens": 1000})
             relay = CountingRelay(port)
             relay_port = await relay.start()
             relay.down = 0
@@ -212,8 +221,6 @@ def main() -> None:
 
         figures = asyncio.run(run())
     finally:
-        if fake is not None:
-            fake.stop()
         for proc in reversed(procs):
             embedded.process_stop(proc)
 

@@ -193,3 +193,20 @@ class FakeServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+def main() -> None:
+    """Run the fake in its own process: `python -m tests.fakes.openai_server --port P`."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tokens-per-s", type=float, default=500.0)
+    parser.add_argument("--answer-tokens", type=int, default=20)
+    args = parser.parse_args()
+    state = State(tokens_per_s=args.tokens_per_s, answer_tokens=args.answer_tokens)
+    uvicorn.run(build_app(state), host="127.0.0.1", port=args.port, log_level="error", lifespan="off")
+
+
+if __name__ == "__main__":
+    main()
