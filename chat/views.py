@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from asgiref.sync import async_to_sync
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -11,16 +9,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chat import connections, generation, selectors, services
 from core.auth import api_view
+from core.http import BadJSON, json_body
 
 
 def _body(request: HttpRequest) -> dict:
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise services.ChatInputError("body", "the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise services.ChatInputError("body", "the body must be a JSON object")
-    return body
+        return json_body(request)
+    except BadJSON as exc:
+        raise services.ChatInputError("body", str(exc)) from None
 
 
 def _error(status: int, message: str) -> JsonResponse:

@@ -15,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from core.auth import api_view
+from core.http import json_body
 from llm import catalogue, gateway
 
 
@@ -25,16 +26,6 @@ def openai_error(
 
 
 GATEWAY_STATUS = {"not_found": 404, "bad_request": 400, "backend_unavailable": 503}
-
-
-def _body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise ValueError("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    return body
 
 
 def chat_request_from(body: dict) -> gateway.ChatRequest:
@@ -91,7 +82,7 @@ def _sse(payload: dict | str) -> bytes:
 @require_POST
 async def chat_completions(request: HttpRequest):
     try:
-        body = _body(request)
+        body = json_body(request)
         chat_request = chat_request_from(body)
     except ValueError as exc:
         return openai_error(400, str(exc))
@@ -158,7 +149,7 @@ async def chat_completions(request: HttpRequest):
 @require_POST
 async def embeddings(request: HttpRequest) -> JsonResponse:
     try:
-        body = _body(request)
+        body = json_body(request)
     except ValueError as exc:
         return openai_error(400, str(exc))
     texts = body.get("input")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -15,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.auth import api_view
+from core.http import BadJSON, json_body
 from llm import discovery, gateway, selectors, services, tasks
 from llm.forms import BackendForm
 from llm.models import BenchmarkResult
@@ -22,12 +22,9 @@ from llm.models import BenchmarkResult
 
 def _json_body(request: HttpRequest) -> dict:
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise ValidationError("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ValidationError("the body must be a JSON object")
-    return body
+        return json_body(request)
+    except BadJSON as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def _error(status: int, message: str) -> JsonResponse:

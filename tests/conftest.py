@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
 
 from core import embedded
 
@@ -25,6 +27,19 @@ def require_env(name: str) -> str:
     if not value:
         pytest.fail(f"{name} is not set: run the suite with `make test` (python -m tests.stack)")
     return value
+
+
+async def make_user(name: str):
+    return await get_user_model().objects.acreate_user(name, f"{name}@example.com", "pw-for-tests-123")
+
+
+async def session_cookie_for(user) -> str:
+    store = SessionStore()
+    store["_auth_user_id"] = str(user.pk)
+    store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    store["_auth_user_hash"] = user.get_session_auth_hash()
+    await store.acreate()
+    return f"sessionid={store.session_key}"
 
 
 @pytest.fixture(scope="session")

@@ -4,24 +4,10 @@ import json
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
 
 from orchestrator_site.asgi import application
+from tests.conftest import make_user, session_cookie_for
 from tests.llm.conftest import clean_gateway_state, fake, fake2, llama, llama2, llm_url_2  # noqa: F401
-
-
-async def make_user(name: str):
-    return await get_user_model().objects.acreate_user(name, f"{name}@example.com", "pw-for-tests-123")
-
-
-async def session_cookie_for(user) -> str:
-    store = SessionStore()
-    store["_auth_user_id"] = str(user.pk)
-    store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    store["_auth_user_hash"] = user.get_session_auth_hash()
-    await store.acreate()
-    return f"sessionid={store.session_key}"
 
 
 class Client:

@@ -6,26 +6,12 @@ import json
 
 import pytest
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
 
 from core.services import api_token_create
 from orchestrator_site.asgi import application
+from tests.conftest import make_user, session_cookie_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
-
-
-async def make_user(name: str):
-    return await get_user_model().objects.acreate_user(name, f"{name}@example.com", "pw-for-tests-123")
-
-
-async def session_cookie_for(user) -> str:
-    store = SessionStore()
-    store["_auth_user_id"] = str(user.pk)
-    store["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
-    store["_auth_user_hash"] = user.get_session_auth_hash()
-    await store.acreate()
-    return f"sessionid={store.session_key}"
 
 
 async def connect(headers: list[tuple[bytes, bytes]]) -> tuple[WebsocketCommunicator, bool]:
