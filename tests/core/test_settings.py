@@ -143,3 +143,12 @@ def test_this_pass_really_runs_on_its_stack():
             sql_mode, charset = cursor.fetchone()
             assert "STRICT_TRANS_TABLES" in sql_mode
             assert charset == "utf8mb4"
+
+
+def test_manage_py_works_on_the_embedded_default_without_any_variable(tmp_path):
+    """A newcomer's `manage.py create_api_token …` next to `make run` needs no SECRET_KEY."""
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}}
+    env["ORCH_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run([sys.executable, "manage.py", "check"], env=env, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "data" / "secret_key").exists()
