@@ -18,7 +18,6 @@ from llm import gateway
 
 log = logging.getLogger(__name__)
 
-MONITORING_INTERVAL_S = 10
 PARALLEL_WRITES = settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3"
 
 
@@ -52,7 +51,7 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             await self.close(code=p.CLOSE_UNAUTHORIZED)
             return
         self.followers: dict[int, asyncio.Task] = {}
-        self.monitor: asyncio.Task | None = None
+        self.monitoring = False
         self.last_touch = time.monotonic()
         await self.accept()
         await connections.connection_add(self, self.user.pk)
@@ -73,8 +72,10 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         # Following stops; generating does not (the answer belongs to no socket).
         for task in getattr(self, "followers", {}).values():
             task.cancel()
-        if getattr(self, "monitor", None) is not None:
-            self.monitor.cancel()
+        if getattr(self, "monitoring", False):
+            from monitoring.live import BROADCASTER
+
+            BROADCASTER.unsubscribe(self.send_metrics)
         if getattr(self, "user", None) is not None and self.user.is_authenticated:
             await connections.connection_remove(self, self.user.pk)
 
@@ -227,24 +228,21 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             "has_more": has_more,
         }
 
+    async def send_metrics(self, sample: dict) -> None:
+        await self.send_json({"type": "monitoring:metrics", **sample})
+
     async def handle_monitoring_subscribe(self, frame: dict, frame_id: str | None) -> None:
-        from monitoring.metrics import metrics_snapshot
+        from monitoring.live import BROADCASTER
 
-        if self.monitor is not None:
-            self.monitor.cancel()
-        await self.send_json({"type": "monitoring:subscribed", "id": frame_id, "interval_s": MONITORING_INTERVAL_S})
-
-        async def loop() -> None:
-            while True:
-                await self.send_json({"type": "monitoring:metrics", **await metrics_snapshot()})
-                await asyncio.sleep(MONITORING_INTERVAL_S)
-
-        self.monitor = asyncio.create_task(loop())
+        await self.send_json({"type": "monitoring:subscribed", "id": frame_id, "interval_s": BROADCASTER.interval_s})
+        self.monitoring = True
+        await BROADCASTER.subscribe(self.send_metrics)
 
     async def handle_monitoring_unsubscribe(self, frame: dict, frame_id: str | None) -> None:
-        if self.monitor is not None:
-            self.monitor.cancel()
-            self.monitor = None
+        from monitoring.live import BROADCASTER
+
+        BROADCASTER.unsubscribe(self.send_metrics)
+        self.monitoring = False
         await self.send_json({"type": "monitoring:unsubscribed", "id": frame_id})
 
     async def handle_task_subscribe(self, frame: dict, frame_id: str | None) -> None:

@@ -245,6 +245,8 @@ API_TOKEN_TOUCH_INTERVAL_S = 60
 WS_MAX_FRAME_BYTES = envint("WS_MAX_FRAME_BYTES", 64 * 1024)
 WS_MESSAGES_PER_MINUTE = envint("WS_MESSAGES_PER_MINUTE", 120)
 WS_CHAT_SENDS_PER_MINUTE = envint("WS_CHAT_SENDS_PER_MINUTE", 20)
+# Seconds between monitoring:metrics messages (one sample per interval, shared by all subscribers).
+MONITORING_INTERVAL_S = float(os.environ.get("MONITORING_INTERVAL_S", "10"))
 
 LOGGING = {
     "version": 1,

@@ -265,3 +265,27 @@ async def test_the_connection_manager_counts_connections_per_user(alice_ws):
     assert (await connections_count()).get(alice_ws.user.pk) == 2
     await second.close()
     assert (await connections_count()).get(alice_ws.user.pk) == 1
+
+
+async def test_one_metrics_sample_per_interval_is_shared_by_all_subscribers(settings, db):
+    from monitoring.live import BROADCASTER
+
+    settings.MONITORING_INTERVAL_S = 0.5
+    settings.WS_MESSAGES_PER_MINUTE = 100_000  # 100 subscriptions of one user at once
+    user = await make_user("watcher")
+    clients = await asyncio.gather(*(connect_as(user) for _ in range(100)))
+    before = BROADCASTER.samples_taken
+    for client in clients:
+        await client.send(type="monitoring:subscribe")
+    for client in clients:
+        assert (await client.recv())["type"] == "monitoring:subscribed"
+        assert (await client.recv())["type"] == "monitoring:metrics"  # at once
+    started = asyncio.get_running_loop().time()
+    for client in clients:  # every subscriber gets the next tick
+        assert (await client.recv(timeout=5))["type"] == "monitoring:metrics"
+    elapsed = asyncio.get_running_loop().time() - started
+    taken = BROADCASTER.samples_taken - before
+    assert taken <= 3 + int(elapsed / 0.5), taken  # per interval, not per subscriber
+    await asyncio.gather(*(client.close() for client in clients))
+    await asyncio.sleep(0.6)
+    assert not BROADCASTER.subscribers  # disconnect stops delivery

@@ -1,0 +1,66 @@
+"""Live metrics: one sample per interval in each process, shared by every subscriber in it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from django.conf import settings
+
+from monitoring.metrics import metrics_snapshot
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[dict], Awaitable[None]]
+
+
+class Broadcaster:
+    def __init__(self) -> None:
+        self.subscribers: set[Send] = set()
+        self.task: asyncio.Task | None = None
+        self.latest: tuple[float, dict] | None = None
+        self.samples_taken = 0
+
+    @property
+    def interval_s(self) -> float:
+        return settings.MONITORING_INTERVAL_S
+
+    async def _sample(self) -> dict:
+        sample = await metrics_snapshot()
+        self.samples_taken += 1
+        self.latest = (time.monotonic(), sample)
+        return sample
+
+    async def subscribe(self, send: Send) -> None:
+        """Add a subscriber and give it a sample at once (the shared one, when it is fresh)."""
+        self.subscribers.add(send)
+        if self.latest is not None and time.monotonic() - self.latest[0] < self.interval_s:
+            sample = self.latest[1]
+        else:
+            sample = await self._sample()
+        await send(sample)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def unsubscribe(self, send: Send) -> None:
+        self.subscribers.discard(send)
+
+    async def _run(self) -> None:
+        while self.subscribers:
+            await asyncio.sleep(self.interval_s)
+            if not self.subscribers:
+                break
+            try:
+                sample = await self._sample()
+            except Exception:
+                log.exception("metrics sample failed")
+                continue
+            results = await asyncio.gather(*(send(sample) for send in list(self.subscribers)), return_exceptions=True)
+            for send, result in zip(list(self.subscribers), results, strict=False):
+                if isinstance(result, Exception):
+                    self.subscribers.discard(send)  # its socket is gone
+
+
+BROADCASTER = Broadcaster()
