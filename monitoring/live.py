@@ -21,17 +21,24 @@ class Broadcaster:
         self.subscribers: set[Send] = set()
         self.task: asyncio.Task | None = None
         self.latest: tuple[float, dict] | None = None
+        self.pending: asyncio.Task | None = None
         self.samples_taken = 0
 
     @property
     def interval_s(self) -> float:
         return settings.MONITORING_INTERVAL_S
 
-    async def _sample(self) -> dict:
+    async def _take(self) -> dict:
         sample = await metrics_snapshot()
         self.samples_taken += 1
         self.latest = (time.monotonic(), sample)
         return sample
+
+    async def _sample(self) -> dict:
+        """One sample at a time: callers arriving while one is being taken share it."""
+        if self.pending is None or self.pending.done() or self.pending.get_loop() is not asyncio.get_running_loop():
+            self.pending = asyncio.get_running_loop().create_task(self._take())
+        return await asyncio.shield(self.pending)
 
     async def subscribe(self, send: Send) -> None:
         """Add a subscriber and give it a sample at once (the shared one, when it is fresh)."""
@@ -41,7 +48,7 @@ class Broadcaster:
         else:
             sample = await self._sample()
         await send(sample)
-        if self.task is None or self.task.done():
+        if self.task is None or self.task.done() or self.task.get_loop() is not asyncio.get_running_loop():
             self.task = asyncio.get_running_loop().create_task(self._run())
 
     def unsubscribe(self, send: Send) -> None:
