@@ -133,8 +133,9 @@ def llm_server_start(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
     proc = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+        args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env=model_server_env(),
+    )  # fmt: skip
     log.close()
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 120
@@ -146,6 +147,13 @@ def llm_server_start(
         time.sleep(0.25)
     process_stop(proc)
     raise ServerStartError(f"llama.cpp server did not answer within 120 s; see {log_path}")
+
+
+def model_server_env() -> dict[str, str]:
+    """A plain environment for llama.cpp's server: its settings also read PORT, HOST, MODEL, … from
+    the environment, so our own PORT (the web server's) must not reach it."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+    return {k: v for k, v in os.environ.items() if k in keep or k.startswith(("PYTHON", "LD_", "OMP_"))}
 
 
 def backend_answers(base_url: str, *, timeout: float = 2.0) -> bool:
