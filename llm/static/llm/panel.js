@@ -180,6 +180,7 @@ async function benchmark(backend, model) {
     if (data.status === "failed") return;
     if (data.status === "succeeded" && data.result) {
       const r = data.result;
+      $("bench-empty")?.remove();
       $("bench-rows").prepend(el("tr", {},
         el("td", { "data-label": "Model", class: "cell-strong", text: r.model }), cell("Backend", r.backend),
         cell("Runs", String(r.runs)), cell("TTFT ms", r.ttft_ms.map((v) => Math.round(v)).join(" / ")),
