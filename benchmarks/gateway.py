@@ -22,11 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
+from benchmarks.stats import percentile  # noqa: E402
 
 
 async def direct_stream(client, model: str, max_tokens: int) -> tuple[float, float]:

@@ -39,42 +39,39 @@ def catalogue_refresh() -> int:
     return sum(len(b["models"]) for b in entry["backends"].values())
 
 
+async def job_run(job_id: str, work) -> dict | None:
+    """Run `work(progress)` as the job `job_id`: progress, then its result fields or its failure."""
+
+    async def progress(fraction: float, message: str) -> None:
+        await job_update(job_id, status="running", progress=round(fraction, 3), message=message)
+
+    try:
+        fields = await work(progress)
+    except Exception as exc:  # noqa: BLE001 - the job records every failure for the UI
+        await job_update(job_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:500])
+        return None
+    await job_update(job_id, status="succeeded", progress=1.0, **fields)
+    return fields
+
+
 @shared_task(name="llm.benchmark")
 def benchmark(job_id: str, backend_name: str, model: str, runs: int, user_id: int | None) -> int | None:
-    async def run() -> int | None:
+    async def work(progress) -> dict:
         backend = await Backend.objects.aget(name=backend_name)
         user = await get_user_model().objects.filter(pk=user_id).afirst() if user_id else None
+        result = await services.benchmark_run(backend=backend, model=model, runs=runs, user=user, progress=progress)
+        return {"message": "done", "result_id": result.pk}
 
-        async def progress(fraction: float, message: str) -> None:
-            await job_update(job_id, status="running", progress=round(fraction, 3), message=message)
-
-        try:
-            result = await services.benchmark_run(backend=backend, model=model, runs=runs, user=user, progress=progress)
-        except Exception as exc:  # noqa: BLE001 - the job records every failure for the UI
-            await job_update(job_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:500])
-            return None
-        await job_update(job_id, status="succeeded", progress=1.0, message="done", result_id=result.pk)
-        return result.pk
-
-    return asyncio.run(run())
+    fields = asyncio.run(job_run(job_id, work))
+    return fields["result_id"] if fields else None
 
 
 @shared_task(name="llm.long_text")
 def long_text(job_id: str, model: str, text: str, instruction: str) -> None:
     """Map/reduce over a text too long for the model's context, with progress for the UI."""
 
-    async def run() -> None:
-        async def progress(fraction: float, message: str) -> None:
-            await job_update(job_id, status="running", progress=round(fraction, 3), message=message)
+    async def work(progress) -> dict:
+        out = await services.long_text_process(model=model, text=text, instruction=instruction, progress=progress)
+        return {"message": f"done: {out['chunks']} chunks", "result": out["result"], "chunks": out["chunks"]}
 
-        try:
-            out = await services.long_text_process(model=model, text=text, instruction=instruction, progress=progress)
-        except Exception as exc:  # noqa: BLE001 - the job records every failure for the UI
-            await job_update(job_id, status="failed", message=f"{type(exc).__name__}: {exc}"[:500])
-            return
-        await job_update(
-            job_id, status="succeeded", progress=1.0, message=f"done: {out['chunks']} chunks", result=out["result"],
-            chunks=out["chunks"],
-        )  # fmt: skip
-
-    asyncio.run(run())
+    asyncio.run(job_run(job_id, work))

@@ -10,9 +10,9 @@ urlpatterns = [
     path("api/state", views.state_json, name="state"),
     path("api/backends/<slug:name>/<str:action>", views.model_action, name="model_action"),
     path("api/benchmark", views.benchmark_start, name="benchmark_start"),
-    path("api/benchmark/<str:job_id>", views.benchmark_status, name="benchmark_status"),
+    path("api/benchmark/<str:job_id>", views.job_status, name="benchmark_job_status"),
     path("api/compare", views.compare, name="compare"),
     path("api/longtext", views.long_text_start, name="long_text"),
-    path("api/jobs/<str:job_id>", views.benchmark_status, name="job_status"),
+    path("api/jobs/<str:job_id>", views.job_status, name="job_status"),
     path("api/tokenize", views.tokenize, name="tokenize"),
 ]

@@ -137,10 +137,10 @@ def long_text_start(request: HttpRequest) -> JsonResponse:
 
 @api_view
 @require_GET
-async def benchmark_status(request: HttpRequest, job_id: str) -> JsonResponse:
+async def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
     job = await tasks.job_get(job_id)
     if job is None:
-        return _error(404, "No such benchmark job (they are kept for an hour).")
+        return _error(404, "No such job (they are kept for an hour).")
     if job.get("result_id"):
         result = await BenchmarkResult.objects.select_related("backend").aget(pk=job["result_id"])
         job["result"] = {

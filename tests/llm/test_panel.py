@@ -14,6 +14,18 @@ from tests.llm.conftest import MODEL, make_backend
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
+def job_finished(client, url: str, *, timeout: float) -> dict:
+    """Poll a job's status URL until it has succeeded or failed."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(url).json()
+        if job["status"] in {"succeeded", "failed"} or time.monotonic() > deadline:
+            return job
+        time.sleep(0.3)
+
+
 def test_panel_page_renders_for_users_with_staff_controls_only_for_staff(alice_client, client, staff, llama):
     page = alice_client.get("/models/")
     assert page.status_code == 200
@@ -101,19 +113,11 @@ def test_a_generic_openai_server_cannot_load(fake, staff):
 
 
 def test_benchmark_job_runs_on_the_worker_and_reports_progress(alice_client, llama, celery_worker):
-    import time
-
     response = alice_client.post(
         "/models/api/benchmark", {"backend": "llama1", "model": MODEL, "runs": 2}, content_type="application/json"
     )
     assert response.status_code == 202
-    job_id = response.json()["job_id"]
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = alice_client.get(f"/models/api/benchmark/{job_id}").json()
-        if job["status"] in {"succeeded", "failed"}:
-            break
-        time.sleep(0.3)
+    job = job_finished(alice_client, f"/models/api/benchmark/{response.json()['job_id']}", timeout=120)
     assert job["status"] == "succeeded", job
     assert job["result"]["runs"] == 2 and job["result"]["tokens_per_s"][1] > 0
 
@@ -124,8 +128,6 @@ def test_tokenize_endpoint(alice_client, llama):
 
 
 def test_long_text_job_maps_and_reduces_on_the_worker(alice_client, llama, celery_worker):
-    import time
-
     text = "\n\n".join(f"Part {i}. " + "The river runs to the sea and the sea returns as rain. " * 40 for i in range(6))
     response = alice_client.post(
         "/models/api/longtext",
@@ -133,13 +135,7 @@ def test_long_text_job_maps_and_reduces_on_the_worker(alice_client, llama, celer
         content_type="application/json",
     )
     assert response.status_code == 202
-    job_id = response.json()["job_id"]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        job = alice_client.get(f"/models/api/jobs/{job_id}").json()
-        if job["status"] in {"succeeded", "failed"}:
-            break
-        time.sleep(0.5)
+    job = job_finished(alice_client, f"/models/api/jobs/{response.json()['job_id']}", timeout=180)
     assert job["status"] == "succeeded", job
     assert job["chunks"] >= 1 and "result" in job
 

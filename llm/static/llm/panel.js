@@ -171,25 +171,16 @@ async function benchmark(backend, model) {
     $("bench-message").textContent = `Could not start: ${error.message}`;
     return;
   }
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    const response = await fetch(`${root.dataset.benchmarkUrl}/${job.job_id}`, { credentials: "same-origin" });
-    const data = await response.json();
-    $("bench-bar").value = data.progress || 0;
-    $("bench-message").textContent = data.message || data.status;
-    if (data.status === "failed") return;
-    if (data.status === "succeeded" && data.result) {
-      const r = data.result;
-      $("bench-empty")?.remove();
-      $("bench-rows").prepend(el("tr", {},
-        el("td", { "data-label": "Model", class: "cell-strong", text: r.model }), cell("Backend", r.backend),
-        cell("Runs", String(r.runs)), cell("TTFT ms", r.ttft_ms.map((v) => Math.round(v)).join(" / ")),
-        cell("Tokens/s", r.tokens_per_s[1].toFixed(1)), cell("Latency ms", String(Math.round(r.latency_ms[1]))),
-        cell("When", "just now")));
-      $("bench-message").textContent = `Done: ${r.tokens_per_s[1].toFixed(1)} tokens/s, first token in ${Math.round(r.ttft_ms[1])} ms (median).`;
-      return;
-    }
-  }
+  const data = await followJob(job.job_id, $("bench-bar"), $("bench-message"));
+  if (data.status !== "succeeded" || !data.result) return;
+  const r = data.result;
+  $("bench-empty")?.remove();
+  $("bench-rows").prepend(el("tr", {},
+    el("td", { "data-label": "Model", class: "cell-strong", text: r.model }), cell("Backend", r.backend),
+    cell("Runs", String(r.runs)), cell("TTFT ms", r.ttft_ms.map((v) => Math.round(v)).join(" / ")),
+    cell("Tokens/s", r.tokens_per_s[1].toFixed(1)), cell("Latency ms", String(Math.round(r.latency_ms[1]))),
+    cell("When", "just now")));
+  $("bench-message").textContent = `Done: ${r.tokens_per_s[1].toFixed(1)} tokens/s, first token in ${Math.round(r.ttft_ms[1])} ms (median).`;
 }
 
 $("compare-form").addEventListener("submit", async (event) => {
