@@ -14,6 +14,7 @@ from django.conf import settings
 
 from chat import connections, generation, schema, selectors, services
 from chat import protocol as p
+from core import selectors as core_selectors
 from llm import gateway
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             return
         self.followers: dict[int, asyncio.Task] = {}
         self.monitoring = False
+        self.tasks: set[int] = set()
         self.last_touch = time.monotonic()
         await self.accept()
         await connections.connection_add(self, self.user.pk)
@@ -76,6 +78,11 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             from monitoring.live import BROADCASTER
 
             BROADCASTER.unsubscribe(self.send_metrics)
+        if getattr(self, "tasks", None):
+            from core import jobs
+
+            for task_id in self.tasks:
+                await self.channel_layer.group_discard(jobs.group_name(task_id), self.channel_name)
         if getattr(self, "user", None) is not None and self.user.is_authenticated:
             await connections.connection_remove(self, self.user.pk)
 
@@ -246,13 +253,34 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "monitoring:unsubscribed", "id": frame_id})
 
     async def handle_task_subscribe(self, frame: dict, frame_id: str | None) -> None:
+        from core import jobs
+
         data = schema.validate(frame, schema.TASK_ID)
-        # Orchestration tasks arrive with their own issue; until then no task id exists.
-        raise p.ProtocolError(p.NOT_FOUND, f"no task {data['task_id']}")
+        task_id = data["task_id"]
+        job = await core_selectors.job_for_user(user=self.user, job_id=task_id)
+        if job is None:
+            raise p.ProtocolError(p.NOT_FOUND, f"no task {task_id}")
+        # Join first, then read: an update racing the read is queued behind this handler.
+        await self.channel_layer.group_add(jobs.group_name(task_id), self.channel_name)
+        self.tasks.add(task_id)
+        job = await core_selectors.job_for_user(user=self.user, job_id=task_id)
+        await self.send_json({"type": "task:subscribed", "id": frame_id, "task_id": task_id})
+        await self.send_json({"type": "task:update", **jobs.job_state(job)})
 
     async def handle_task_unsubscribe(self, frame: dict, frame_id: str | None) -> None:
+        from core import jobs
+
         data = schema.validate(frame, schema.TASK_ID)
-        await self.send_json({"type": "task:unsubscribed", "id": frame_id, "task_id": data["task_id"]})
+        task_id = data["task_id"]
+        if task_id in self.tasks:
+            self.tasks.discard(task_id)
+            await self.channel_layer.group_discard(jobs.group_name(task_id), self.channel_name)
+        await self.send_json({"type": "task:unsubscribed", "id": frame_id, "task_id": task_id})
+
+    async def task_update(self, event: dict) -> None:
+        """A job changed (from a worker, through the channel layer)."""
+        if event["state"]["task_id"] in self.tasks:
+            await self.send_json({"type": "task:update", **event["state"]})
 
     handlers = {
         "ping": handle_ping,

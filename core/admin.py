@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from core.models import ApiToken, AuditEvent
+from core.models import ApiToken, AuditEvent, Job
 
 
 @admin.register(ApiToken)
@@ -30,3 +30,13 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "title", "user", "status", "progress", "attempts", "created_at", "finished_at")
+    list_filter = ("kind", "status", "created_at")
+    search_fields = ("title", "user__username", "idempotency_key")
+    readonly_fields = ("created_at", "started_at", "finished_at", "updated_at", "heartbeat_at", "worker", "attempts")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"

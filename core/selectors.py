@@ -19,3 +19,17 @@ def api_token_get(*, user: AbstractBaseUser, pk: int) -> ApiToken:
     if token is None:
         raise Http404("No such token.")
     return token
+
+
+async def job_for_user(*, user, job_id: int):
+    """A job of the caller's own, or None: another user's job does not exist for them."""
+    from core.models import Job
+
+    return await Job.objects.filter(pk=job_id, user=user).afirst()
+
+
+def jobs_for_user(*, user, kind: str | None = None):
+    from core.models import Job
+
+    qs = Job.objects.filter(user=user)
+    return qs.filter(kind=kind) if kind else qs

@@ -5,3 +5,12 @@ from celery import shared_task
 def ping() -> str:
     """The health check's round trip: proves a worker takes tasks and results come back."""
     return "pong"
+
+
+@shared_task(name="core.job_execute", acks_late=True)
+def job_execute(job_id: int) -> str | None:
+    """Run one job row; a redelivered message finds the row claimed and does nothing."""
+    from core.jobs import job_run
+
+    job = job_run(job_id)
+    return job.status if job is not None else None

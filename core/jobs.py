@@ -1,0 +1,230 @@
+"""Job rows and the `task:*` protocol: create, claim once, report progress, finish, cancel, retry.
+
+Every change is saved first and then published to the channel-layer group `task.<id>`, so a
+`task:subscribe`r in any daphne process sees it; a subscriber arriving late reads the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import timedelta
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from core.models import Job
+
+log = logging.getLogger(__name__)
+
+LOG_MAX_CHARS = 100_000
+# A running job whose heartbeat is older than this is presumed dead and may be claimed again.
+STALE_AFTER = timedelta(seconds=getattr(settings, "JOB_STALE_AFTER_S", 300))
+
+# kind → dotted path of `handler(job, report) -> dict`; apps register theirs at import.
+HANDLERS: dict[str, str] = {}
+QUEUES: dict[str, str] = {}
+
+
+class JobError(ValueError):
+    """Bad input for a job operation; the message says what to fix."""
+
+
+class JobCancelled(Exception):
+    """Raised inside a handler when the user asked to cancel; the job ends `cancelled`."""
+
+
+def group_name(job_id: int) -> str:
+    return f"task.{job_id}"
+
+
+def job_state(job: Job) -> dict:
+    """The `task:update` payload of protocol.md (plus `kind`, `title` and `error` for pages)."""
+    return {
+        "task_id": job.pk,
+        "status": job.status,
+        "progress": round(job.progress, 4),
+        "subtasks": job.subtasks,
+        "result": job.result if job.is_finished else None,
+        "updated_at": job.updated_at.isoformat() if job.updated_at else None,
+        "kind": job.kind,
+        "title": job.title,
+        "error": job.error,
+    }
+
+
+def publish(job: Job) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group_name(job.pk), {"type": "task.update", "state": job_state(job)})
+    except Exception:
+        log.warning("could not publish task %s update", job.pk, exc_info=True)
+
+
+def register(kind: str, handler: str, *, queue: str = "celery") -> None:
+    HANDLERS[kind] = handler
+    QUEUES[kind] = queue
+
+
+def job_create(
+    *, user, kind: str, title: str, params: dict | None = None, idempotency_key: str | None = None,
+    subtasks: list[dict] | None = None, retry_of: Job | None = None, enqueue: bool = True,
+) -> Job:  # fmt: skip
+    """Store a job and queue it; the same idempotency key returns the job that already exists."""
+    if kind not in HANDLERS:
+        raise JobError(f"unknown job kind {kind!r}")
+    if idempotency_key:
+        existing = Job.objects.filter(idempotency_key=idempotency_key, user=user).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            job = Job.objects.create(
+                user=user, kind=kind, title=title[:300], params=params or {}, idempotency_key=idempotency_key,
+                subtasks=subtasks or [], retry_of=retry_of,
+            )  # fmt: skip
+    except IntegrityError:
+        existing = Job.objects.filter(idempotency_key=idempotency_key, user=user).first()
+        if existing is None:
+            raise JobError("that idempotency key belongs to another job") from None
+        return existing
+    if enqueue:
+        transaction.on_commit(lambda: job_enqueue(job))
+    return job
+
+
+def job_enqueue(job: Job) -> None:
+    from core.tasks import job_execute
+
+    job_execute.apply_async(args=[job.pk], queue=QUEUES.get(job.kind, "celery"))
+
+
+def job_claim(job_id: int) -> Job | None:
+    """Take a job for this worker: pending, or running with a dead heartbeat. None: not ours to run."""
+    now = timezone.now()
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    claimable = Q(status=Job.Status.PENDING) | Q(status=Job.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
+    with transaction.atomic():
+        updated = Job.objects.filter(claimable, pk=job_id, cancel_requested=False).update(
+            status=Job.Status.RUNNING, worker=worker, heartbeat_at=now, started_at=now, updated_at=now
+        )
+    if not updated:
+        return None
+    job = Job.objects.get(pk=job_id)
+    Job.objects.filter(pk=job_id).update(attempts=job.attempts + 1)
+    job.attempts += 1
+    publish(job)
+    return job
+
+
+class Reporter:
+    """What a handler gets: progress, subtasks and log lines, each saved and published."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def cancelled(self) -> bool:
+        return Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists()
+
+    def check_cancelled(self) -> None:
+        if self.cancelled():
+            raise JobCancelled()
+
+    def log(self, line: str) -> None:
+        self.update(log_line=line)
+
+    def update(
+        self, *, progress: float | None = None, subtasks: list[dict] | None = None, log_line: str | None = None,
+        subtask: dict | None = None,
+    ) -> None:  # fmt: skip
+        job = self.job
+        fields = ["heartbeat_at", "updated_at"]
+        if progress is not None:
+            job.progress = max(0.0, min(1.0, float(progress)))
+            fields.append("progress")
+        if subtasks is not None:
+            job.subtasks = subtasks
+            fields.append("subtasks")
+        if subtask is not None:
+            rows = [s for s in job.subtasks if s.get("id") != subtask["id"]]
+            index = next((i for i, s in enumerate(job.subtasks) if s.get("id") == subtask["id"]), len(rows))
+            rows.insert(index, subtask)
+            job.subtasks = rows
+            fields.append("subtasks")
+        if log_line:
+            stamp = timezone.now().strftime("%H:%M:%S")
+            job.log = (job.log + f"{stamp} {log_line}\n")[-LOG_MAX_CHARS:]
+            fields.append("log")
+        job.heartbeat_at = timezone.now()
+        job.save(update_fields=list(dict.fromkeys(fields)))
+        publish(job)
+
+
+def job_finish(job: Job, status: str, *, result: dict | None = None, error: str = "") -> Job:
+    """End a job; the row keeps its log, subtasks and whatever result there is, whatever the outcome."""
+    job.status = status
+    job.result = result
+    job.error = error[:2000]
+    job.finished_at = timezone.now()
+    if status == Job.Status.SUCCEEDED:
+        job.progress = 1.0
+    job.save(update_fields=["status", "result", "error", "finished_at", "progress", "updated_at"])
+    publish(job)
+    return job
+
+
+def job_run(job_id: int, resolve: Callable[[str], Callable] | None = None) -> Job | None:
+    """Claim and run a job with its kind's handler; every outcome is stored on the row."""
+    from django.utils.module_loading import import_string
+
+    job = job_claim(job_id)
+    if job is None:
+        log.info("job %s is not claimable (finished, running elsewhere or cancelled)", job_id)
+        return None
+    handler = (resolve or import_string)(HANDLERS[job.kind])
+    reporter = Reporter(job)
+    try:
+        result = handler(job, reporter)
+    except JobCancelled:
+        return job_finish(job, Job.Status.CANCELLED, result=getattr(reporter, "partial", None), error="cancelled")
+    except Exception as exc:  # noqa: BLE001 - the row records every failure for the page
+        log.warning("job %s (%s) failed: %s", job.pk, job.kind, exc)
+        reporter.log(f"failed: {exc}")
+        return job_finish(
+            job, Job.Status.FAILED, result=getattr(reporter, "partial", None), error=str(exc) or repr(exc)
+        )
+    if reporter.cancelled():
+        return job_finish(job, Job.Status.CANCELLED, result=result, error="cancelled")
+    return job_finish(job, Job.Status.SUCCEEDED, result=result)
+
+
+def job_cancel(job: Job) -> Job:
+    """Ask a job to stop: a pending one ends at once, a running one at its next check."""
+    if job.is_finished:
+        raise JobError(f"job {job.pk} already ended ({job.status})")
+    Job.objects.filter(pk=job.pk).update(cancel_requested=True)
+    job.cancel_requested = True
+    if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(status=Job.Status.CANCELLED):
+        job.refresh_from_db()
+        job.finished_at = timezone.now()
+        job.error = "cancelled before it started"
+        job.save(update_fields=["finished_at", "error", "updated_at"])
+        publish(job)
+    return job
+
+
+def job_retry(job: Job) -> Job:
+    """Run a finished job again as a new job, so the first keeps its log and result."""
+    if not job.is_finished:
+        raise JobError(f"job {job.pk} is still {job.status}; cancel it or wait for it to end")
+    if job.status == Job.Status.SUCCEEDED:
+        raise JobError(f"job {job.pk} succeeded; start a new one instead")
+    return job_create(user=job.user, kind=job.kind, title=job.title, params=job.params, retry_of=job)
