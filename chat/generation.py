@@ -23,6 +23,7 @@ from chat import services
 from chat.models import Message
 from llm import gateway, state
 from llm.validation import response_check
+from monitoring import counters
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,10 @@ class Generation:
             model=self.model, backend=self.backend, timings=timings, usage=usage, attempts=attempts,
         )  # fmt: skip
         message = await Message.objects.aget(pk=self.message_id)
+        counters.incr("chat_streams_total", status)
+        for kind in ("prompt", "completion"):
+            if getattr(message, f"{kind}_tokens", None):
+                counters.incr("llm_tokens_total", kind, amount=getattr(message, f"{kind}_tokens"))
         payload = done_payload(message)
         if self.validate and not code:
             payload["validation"] = validation_of(content, finish_reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from functools import wraps
 from inspect import iscoroutinefunction
@@ -42,6 +43,10 @@ class BearerTokenMiddleware:
         # Other schemes (Basic from an auth proxy in front of us) are not ours to judge.
         if header[:7].lower() == "bearer ":
             secret = bearer_from_header(header)
+            scrape = secret and request.path == "/metrics" and settings.METRICS_TOKEN
+            if scrape and hmac.compare_digest(secret.encode(), settings.METRICS_TOKEN.encode()):
+                request.metrics_scraper = True  # Prometheus' own token: /metrics only, no user
+                return self.get_response(request)
             user = api_token_authenticate(secret) if secret else None
             if user is None:
                 return unauthorized("The API token is missing, malformed, revoked or unknown.")

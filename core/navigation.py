@@ -46,6 +46,7 @@ SECTIONS: tuple[Section, ...] = (
         "Monitoring",
         "/monitoring/",
         "CPU, memory, disk, network, GPU and model servers, live, with history and alerts.",
+        ready=True,
     ),
     Section(
         "integrations",

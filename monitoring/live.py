@@ -7,8 +7,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from monitoring import alerts, store
 from monitoring.metrics import metrics_snapshot
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ class Broadcaster:
 
     async def _take(self) -> dict:
         sample = await metrics_snapshot()
+        sample["hosts"] = {h: s for h, s in (await store.latest_all()).items() if h != sample["host"]}
+        sample["alerts"] = await sync_to_async(lambda: [alerts.event_dict(e) for e in alerts.open_events()])()
         self.samples_taken += 1
         self.latest = (time.monotonic(), sample)
         return sample

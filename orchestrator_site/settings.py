@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "monitoring.counters.RequestCounterMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -143,6 +144,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULE: dict = {
     # Keeps the gateway's 5-minute model cache warm.
     "llm-catalogue-refresh": {"task": "llm.catalogue_refresh", "schedule": 240.0},
+    # Monitoring history: raw → 1-minute → 1-hour averages, pruned by retention.
+    "monitoring-maintain": {"task": "monitoring.maintain", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
@@ -245,8 +248,20 @@ API_TOKEN_TOUCH_INTERVAL_S = 60
 WS_MAX_FRAME_BYTES = envint("WS_MAX_FRAME_BYTES", 64 * 1024)
 WS_MESSAGES_PER_MINUTE = envint("WS_MESSAGES_PER_MINUTE", 120)
 WS_CHAT_SENDS_PER_MINUTE = envint("WS_CHAT_SENDS_PER_MINUTE", 20)
-# Seconds between monitoring:metrics messages (one sample per interval, shared by all subscribers).
+# --- Monitoring ---
+# Seconds between monitoring:metrics messages (one sample per interval, shared by all subscribers)
+# and between the samples each worker host stores as history.
 MONITORING_INTERVAL_S = float(os.environ.get("MONITORING_INTERVAL_S", "10"))
+MONITORING_HOST_NAME = os.environ.get("MONITORING_HOST_NAME", "")  # default: the machine's host name
+MONITORING_DISK_PATHS = envlist("MONITORING_DISK_PATHS")  # volumes watched besides the data folder's
+MONITORING_SAMPLER_ENABLED = envbool("MONITORING_SAMPLER_ENABLED", True)
+MONITORING_PROBE_TIMEOUT_S = float(os.environ.get("MONITORING_PROBE_TIMEOUT_S", "3"))
+MONITORING_RAW_RETENTION_H = envint("MONITORING_RAW_RETENTION_H", 24)
+MONITORING_MINUTE_RETENTION_D = envint("MONITORING_MINUTE_RETENTION_D", 7)
+MONITORING_HOUR_RETENTION_D = envint("MONITORING_HOUR_RETENTION_D", 90)
+MONITORING_ALERT_RETENTION_D = envint("MONITORING_ALERT_RETENTION_D", 90)
+# `Authorization: Bearer <METRICS_TOKEN>` lets Prometheus scrape /metrics (a staff API token works too).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,

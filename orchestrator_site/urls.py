@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from llm import api as llm_api
+from monitoring import views as monitoring_views
 
 urlpatterns = [
     path("", include("core.urls")),
@@ -11,6 +12,7 @@ urlpatterns = [
     path("v1/chat/completions", llm_api.chat_completions, name="v1_chat_completions"),
     path("v1/embeddings", llm_api.embeddings, name="v1_embeddings"),
     path("monitoring/", include("monitoring.urls")),
+    path("metrics", monitoring_views.metrics, name="metrics"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -113,6 +113,7 @@ def main(pytest_args: list[str]) -> int:
             SECRET_KEY="test-secret-key-not-for-production",
             STATIC_FROM_SOURCE="true",
             LLM_LOCAL_CACHE_S="0",  # tests change backends between requests to other processes
+            MONITORING_SAMPLER_ENABLED="false",  # one test turns it on in its own worker
             LLM_BACKENDS=f"testllm:llamacpp=http://127.0.0.1:{llm_port}/v1",
             ORCH_TEST_LLM_URL=f"http://127.0.0.1:{llm_port}/v1",
             ORCH_TEST_LLM_URL_2=f"http://127.0.0.1:{llm_port_2}/v1",

@@ -220,7 +220,10 @@ async def test_monitoring_subscription_sends_metrics_at_once(alice_ws, llama):
         and metrics["memory"]["total"] > 0
         and len(metrics["cpu"]["load_avg"]) == 3
     )
-    assert metrics["llm"]["backends"] == [{"name": "llama1", "status": "up", "circuit": "closed", "in_flight": 0}]
+    assert metrics["llm"]["backends"] == [
+        {"name": "llama1", "status": "up", "circuit": "closed", "in_flight": 0, "latency_ms": None}
+    ]
+    assert metrics["host"] and metrics["hosts"] == {} and metrics["alerts"] == []
     await alice_ws.send(type="monitoring:unsubscribe", id="u")
     assert (await alice_ws.recv())["type"] == "monitoring:unsubscribed"
 
