@@ -119,7 +119,9 @@ REDIS_CLIENT_URL = _redis.redis
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [{"address": _redis.redis}], "prefix": "orch:ch"},
+        # redis-py 8 reads with a 5 s socket timeout by default, as long as channels_redis' blocking
+        # BZPOPMIN waits: every idle consumer was torn down with a TimeoutError (channels_redis#422).
+        "CONFIG": {"hosts": [{"address": _redis.redis, "socket_timeout": 30}], "prefix": "orch:ch"},
     }
 }
 CACHES = {

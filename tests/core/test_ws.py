@@ -102,3 +102,18 @@ async def test_base_frames_and_errors_keep_the_connection_usable():
     await ws.send_to(text_data=json.dumps({"type": "ping", "id": "still-here", "extra": 1}))
     assert (await ws.receive_json_from())["id"] == "still-here"
     await ws.disconnect()
+
+
+async def test_an_idle_connection_stays_open_past_the_channel_layers_blocking_read():
+    """redis-py 8's 5 s default socket timeout used to kill every consumer idle for 5 s (1011)."""
+    import asyncio
+
+    user = await make_user("idler")
+    cookie = await session_cookie_for(user)
+    ws, connected = await connect([(b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie.encode())])
+    assert connected
+    await ws.receive_json_from()
+    await asyncio.sleep(7)
+    await ws.send_to(text_data=json.dumps({"type": "ping", "id": "p"}))
+    assert (await ws.receive_json_from(timeout=5))["type"] == "pong"
+    await ws.disconnect()
