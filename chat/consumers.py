@@ -235,8 +235,8 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             "has_more": has_more,
         }
 
-    async def send_metrics(self, sample: dict) -> None:
-        await self.send_json({"type": "monitoring:metrics", **sample})
+    async def send_metrics(self, frame_text: str) -> None:
+        await self.send(text_data=frame_text)
 
     async def handle_monitoring_subscribe(self, frame: dict, frame_id: str | None) -> None:
         from monitoring.live import BROADCASTER

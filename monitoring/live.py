@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,14 +16,14 @@ from monitoring.metrics import metrics_snapshot
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[dict], Awaitable[None]]
+Send = Callable[[str], Awaitable[None]]  # gets the `monitoring:metrics` frame, encoded once per sample
 
 
 class Broadcaster:
     def __init__(self) -> None:
         self.subscribers: set[Send] = set()
         self.task: asyncio.Task | None = None
-        self.latest: tuple[float, dict] | None = None
+        self.latest: tuple[float, str] | None = None
         self.pending: asyncio.Task | None = None
         self.samples_taken = 0
 
@@ -30,15 +31,17 @@ class Broadcaster:
     def interval_s(self) -> float:
         return settings.MONITORING_INTERVAL_S
 
-    async def _take(self) -> dict:
+    async def _take(self) -> str:
         sample = await metrics_snapshot()
         sample["hosts"] = {h: s for h, s in (await store.latest_all()).items() if h != sample["host"]}
         sample["alerts"] = await sync_to_async(lambda: [alerts.event_dict(e) for e in alerts.open_events()])()
         self.samples_taken += 1
-        self.latest = (time.monotonic(), sample)
-        return sample
+        # One encoding for every subscriber: per-subscriber json.dumps was most of a tick's cost.
+        text = json.dumps({"type": "monitoring:metrics", **sample}, separators=(",", ":"))
+        self.latest = (time.monotonic(), text)
+        return text
 
-    async def _sample(self) -> dict:
+    async def _sample(self) -> str:
         """One sample at a time: callers arriving while one is being taken share it."""
         if self.pending is None or self.pending.done() or self.pending.get_loop() is not asyncio.get_running_loop():
             self.pending = asyncio.get_running_loop().create_task(self._take())
@@ -68,8 +71,9 @@ class Broadcaster:
             except Exception:
                 log.exception("metrics sample failed")
                 continue
-            results = await asyncio.gather(*(send(sample) for send in list(self.subscribers)), return_exceptions=True)
-            for send, result in zip(list(self.subscribers), results, strict=False):
+            targets = list(self.subscribers)
+            results = await asyncio.gather(*(send(sample) for send in targets), return_exceptions=True)
+            for send, result in zip(targets, results, strict=True):
                 if isinstance(result, Exception):
                     self.subscribers.discard(send)  # its socket is gone
 
