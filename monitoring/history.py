@@ -120,12 +120,36 @@ def series(*, host: str, range_name: str, now: datetime | None = None) -> dict:
         if found:
             cursor = found[-1].ts + timedelta(seconds=max(int(level), 1))
         level = FINER.get(level)
+    points = [point(r) for r in rows]
     return {
         "host": host,
         "range": range_name,
         "resolution_s": int(resolution),
-        "points": [point(r) for r in rows],
+        "finest_resolution_s": int(min((r.resolution for r in rows), default=resolution)),
+        "points": thin(points, MAX_POINTS),
     }
+
+
+MAX_POINTS = 1500
+
+
+def thin(points: list[dict], limit: int) -> list[dict]:
+    """Average runs of neighbouring points so a chart never gets more than `limit` of them
+    (e.g. a week of minutes before the hourly roll-up has run)."""
+    if len(points) <= limit:
+        return points
+    size = -(-len(points) // limit)
+    thinned = []
+    for start in range(0, len(points), size):
+        group = points[start : start + size]
+        merged = {"ts": group[0]["ts"], "backends": group[-1]["backends"]}
+        for key in group[0]:
+            if key in merged:
+                continue
+            values = [p[key] for p in group if p[key] is not None]
+            merged[key] = round(sum(values) / len(values), 2) if values else None
+        thinned.append(merged)
+    return thinned
 
 
 def hosts() -> list[str]:

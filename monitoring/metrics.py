@@ -31,6 +31,12 @@ LLAMACPP_METRICS = {
 }
 
 
+# psutil's CPU percentages are "since the previous call": make one now, so a process's first
+# sample covers the time since it started instead of reading 0 %.
+psutil.cpu_percent(interval=None)
+psutil.cpu_percent(interval=None, percpu=True)
+
+
 def host_name() -> str:
     return settings.MONITORING_HOST_NAME or socket.gethostname()
 

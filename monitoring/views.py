@@ -26,7 +26,17 @@ def index(request: HttpRequest) -> HttpResponse:
             "this_host": host_name(),
             "hosts": sorted({host_name(), *history.hosts()}),
             "rules": AlertRule.objects.filter(enabled=True),
-            "alerts": [alerts.event_dict(e) for e in AlertEvent.objects.select_related("rule")[:20]],
+            "alerts": [  # every open one, and the recent history
+                alerts.event_dict(e)
+                for e in sorted(
+                    {
+                        *AlertEvent.objects.filter(resolved_at__isnull=True).select_related("rule")[:50],
+                        *AlertEvent.objects.select_related("rule")[:20],
+                    },
+                    key=lambda e: e.opened_at,
+                    reverse=True,
+                )
+            ],
         },
     )
 

@@ -1,6 +1,7 @@
 /*
  * The page shell: theme toggle, phone navigation, user menu, dismissible messages, the
- * backends status (polls /healthz), and the API token copy button. No dependencies.
+ * backends status (polls /healthz), the open alerts badge (polls /monitoring/api/alerts), and
+ * the API token copy button. No dependencies.
  */
 
 const THEME_KEY = "orch-theme";
@@ -369,6 +370,67 @@ function initHealth() {
   tick();
 }
 
+/* ---------- Open monitoring alerts: header badge ---------- */
+
+const ALERTS_INTERVAL_MS = 15_000;
+
+function renderAlertBadge(link, openCount, alerts) {
+  const count = Number(openCount) || 0;
+  link.hidden = count === 0;
+  const text = `${count} alert${count === 1 ? "" : "s"}`;
+  setText(link.querySelector("[data-alert-count]"), text);
+  link.setAttribute("aria-label", `${text} open: view them on the Monitoring page`);
+  const messages = (alerts || []).map((a) => `• ${a.message}`);
+  if (count > messages.length) messages.push(`… and ${count - messages.length} more`);
+  link.title = messages.length ? `Open alerts:\n${messages.join("\n")}` : "";
+}
+
+function initAlerts() {
+  const link = $("header-alerts");
+  if (!link) return;
+  const url = link.dataset.alertsUrl || "/monitoring/api/alerts";
+  let timer = null;
+  let running = false;
+  let lastRun = 0;
+
+  async function tick() {
+    clearTimeout(timer);
+    if (running) return;
+    if (document.hidden) {
+      timer = setTimeout(tick, ALERTS_INTERVAL_MS);
+      return;
+    }
+    running = true;
+    lastRun = Date.now();
+    let stop = false;
+    try {
+      const response = await fetch(url, {
+        headers: { Accept: "application/json" },
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+      if (response.status === 401 || response.status === 403) stop = true; // signed out: nothing to show
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const data = await response.json();
+      renderAlertBadge(link, data.open_count, data.alerts);
+    } catch {
+      /* keep what is shown; the next poll tries again */
+    } finally {
+      running = false;
+      if (!stop) timer = setTimeout(tick, ALERTS_INTERVAL_MS);
+    }
+  }
+
+  // The monitoring page hears of alerts live and passes them on at once.
+  document.addEventListener("orch:alerts", (event) => {
+    if (event.detail) renderAlertBadge(link, event.detail.open_count, event.detail.alerts);
+  });
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden && Date.now() - lastRun >= ALERTS_INTERVAL_MS) tick();
+  });
+  tick();
+}
+
 /* ---------- API token: copy once ---------- */
 
 function initCopyToken() {
@@ -420,4 +482,5 @@ initNav();
 initUserMenu();
 initMessages();
 initHealth();
+initAlerts();
 initCopyToken();

@@ -54,8 +54,9 @@ async def test_bearer_token_without_origin_is_accepted():
     ],
 )
 async def test_unauthenticated_handshakes_are_refused(headers):
-    _ws, connected = await connect(headers)
+    ws, connected = await connect(headers)
     assert not connected
+    await ws.disconnect()  # what the server does once it has sent the close: end the consumer
 
 
 @pytest.mark.parametrize("origin", [b"http://evil.example", b"null", None])
