@@ -42,6 +42,13 @@ SECTIONS: tuple[Section, ...] = (
         "Files, notes and scraped pages, chunked and embedded, grounding answers and catching hallucinations.",
     ),
     Section(
+        "browser",
+        "Browser",
+        "/browser/",
+        "Scrape pages and run browser automations in headless Chromium, safely: no private addresses.",
+        ready=True,
+    ),
+    Section(
         "monitoring",
         "Monitoring",
         "/monitoring/",

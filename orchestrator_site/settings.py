@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "llm",
     "chat",
     "monitoring",
+    "browser",
 ]
 
 MIDDLEWARE = [
@@ -273,3 +274,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
 }
+
+# --- Browser service ---
+# Headless Chromium driven by Playwright (browser/). Every job gets a fresh context behind a filtering
+# proxy that refuses non-public addresses (browser/ssrf.py) unless a network is allowed here.
+BROWSER_EXECUTABLE = os.environ.get("BROWSER_EXECUTABLE") or "/usr/bin/chromium"
+BROWSER_POOL_SIZE = envint("BROWSER_POOL_SIZE", 2)
+BROWSER_PAGES_PER_BROWSER = envint("BROWSER_PAGES_PER_BROWSER", 50)
+BROWSER_MAX_RSS_MB = envint("BROWSER_MAX_RSS_MB", 2048)
+BROWSER_JOB_TIMEOUT_S = envint("BROWSER_JOB_TIMEOUT_S", 60)
+BROWSER_MAX_JOB_TIMEOUT_S = envint("BROWSER_MAX_JOB_TIMEOUT_S", 600)
+BROWSER_MAX_BYTES = envint("BROWSER_MAX_BYTES", 50 * 1024 * 1024)
+BROWSER_MAX_SCRIPT_STEPS = envint("BROWSER_MAX_SCRIPT_STEPS", 100)
+BROWSER_ALLOWED_NETWORKS = envlist("BROWSER_ALLOWED_NETWORKS")
+# --- end Browser service ---

@@ -11,6 +11,7 @@ urlpatterns = [
     path("v1/models", llm_api.models, name="v1_models"),
     path("v1/chat/completions", llm_api.chat_completions, name="v1_chat_completions"),
     path("v1/embeddings", llm_api.embeddings, name="v1_embeddings"),
+    path("browser/", include("browser.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("metrics", monitoring_views.metrics, name="metrics"),
     path("accounts/", include("allauth.urls")),

@@ -81,6 +81,9 @@ def subprocess_env(django_db_setup) -> dict[str, str]:
     from django.db import connection
 
     env = dict(os.environ)
+    # Browser jobs in these processes may fetch the pages tests serve on 127.0.0.1 (and nothing
+    # else private); in-process SSRF tests run with the allow-list off.
+    env["BROWSER_ALLOWED_NETWORKS"] = "127.0.0.1/32"
     db = connection.settings_dict
     if connection.vendor == "sqlite":
         env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
@@ -105,7 +108,7 @@ def celery_worker(subprocess_env):
     """A real Celery worker (solo pool) on the pass's Redis, for task round trips."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "orchestrator_site", "worker", "--pool", "solo", "-l", "warning",
-         "-n", f"test-{os.getpid()}@%h"],
+         "-n", f"test-{os.getpid()}@%h", "-Q", "celery,browser"],
         env=subprocess_env, cwd=ROOT, start_new_session=True,
     )  # fmt: skip
     from orchestrator_site.celery import app

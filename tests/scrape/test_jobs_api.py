@@ -1,0 +1,104 @@
+"""Browser jobs end to end: the JSON API validates before queuing, a real Celery worker (queue
+`browser`) runs the job, files are stored and served to their owner only, cancel and retry."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.models import Job
+from tests.conftest import make_user  # noqa: F401 - used by fixtures below
+from tests.scrape.conftest import Reply, html
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def wait_finished(job_id: int, timeout: float = 90) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = Job.objects.get(pk=job_id)
+        if job.is_finished:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} still {Job.objects.get(pk=job_id).status} after {timeout} s")
+
+
+def test_bad_requests_name_the_problem_and_queue_nothing(alice_client):
+    cases = [
+        ("/browser/api/scrape", {"url": "file:///etc/passwd"}, "only http:// and https://"),
+        ("/browser/api/scrape", {"url": ""}, "url:"),
+        ("/browser/api/scrape", {"url": "https://example.com/", "options": {"colour": 1}}, 'unknown option "colour"'),
+        ("/browser/api/scrape", {"url": "https://example.com/", "options": {"wait_until": "never"}}, "wait_until"),
+        ("/browser/api/automate", {"steps": []}, "steps:"),
+        ("/browser/api/automate", {"steps": [{"action": "goto", "url": "https://example.com/"}, {"action": "click"}]},
+         "step 2 (click)"),
+        ("/browser/api/automate", {"steps": [{"action": "fly"}]}, "step 1"),
+    ]  # fmt: skip
+    for url, body, expected in cases:
+        response = alice_client.post(url, body, content_type="application/json")
+        assert response.status_code == 400, (body, response.content)
+        assert expected in response.json()["error"], (body, response.json())
+    assert not Job.objects.exists()
+
+
+def test_scrape_job_runs_on_the_worker_and_files_are_the_owners_only(
+    alice_client, client, django_user_model, site, celery_worker
+):
+    site.routes["/page"] = lambda h: Reply(
+        body=html('<h1>Hello jobs</h1><p>Some readable text for the job test.</p><a href="/next">next</a>',
+                  head="<title>Job page</title>")
+    )  # fmt: skip
+    response = alice_client.post(
+        "/browser/api/scrape",
+        {"url": site.url("/page"), "options": {"screenshot": True, "pdf": True}},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    job = wait_finished(response.json()["job"]["task_id"])
+    assert job.status == "succeeded", (job.error, job.log)
+    assert job.result["title"] == "Job page"
+    assert site.url("/next") in job.result["links"]
+    assert job.subtasks == [{"id": "load", "title": f"Load {site.url('/page')}", "status": "succeeded"}]
+    listed = alice_client.get(f"/browser/api/jobs/{job.pk}").json()["job"]
+    assert sorted(listed["files"]) == sorted([job.result["screenshot"], job.result["pdf"]])
+
+    png = alice_client.get(f"/browser/jobs/{job.pk}/files/{job.result['screenshot']}")
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
+    assert b"".join(png.streaming_content).startswith(b"\x89PNG")
+    pdf = alice_client.get(f"/browser/jobs/{job.pk}/files/{job.result['pdf']}?download=1")
+    assert pdf["Content-Type"] == "application/pdf" and "attachment" in pdf["Content-Disposition"]
+    assert alice_client.get(f"/browser/jobs/{job.pk}/files/..%2F..%2Fdb.sqlite3").status_code == 404
+    assert alice_client.get(f"/browser/jobs/{job.pk}/").status_code == 200
+
+    bob = django_user_model.objects.create_user("bob", "bob@example.com", "pw-for-tests-123")
+    client.force_login(bob)
+    assert client.get(f"/browser/jobs/{job.pk}/files/{job.result['screenshot']}").status_code == 404
+    assert client.get(f"/browser/api/jobs/{job.pk}").status_code == 404
+    assert client.post(f"/browser/api/jobs/{job.pk}/retry").status_code == 404
+
+
+def test_a_refused_address_fails_the_job_with_the_reason_and_fetches_nothing(alice_client, target, celery_worker):
+    response = alice_client.post("/browser/api/scrape", {"url": target.url("/secret")}, content_type="application/json")
+    job = wait_finished(response.json()["job"]["task_id"])
+    assert job.status == "failed"
+    assert "loopback" in job.error and "BROWSER_ALLOWED_NETWORKS" in job.error
+    assert target.seen == []
+    retried = alice_client.post(f"/browser/api/jobs/{job.pk}/retry").json()["job"]
+    assert retried["retry_of"] == job.pk and retried["task_id"] != job.pk
+
+
+def test_cancel_stops_an_automation_between_steps(alice_client, site, celery_worker):
+    site.routes["/"] = lambda h: Reply(body=html("<p>waiting page</p>"))
+    steps = [{"action": "goto", "url": site.url("/")}] + [{"action": "wait_for", "ms": 1000} for _ in range(20)]
+    response = alice_client.post("/browser/api/automate", {"steps": steps}, content_type="application/json")
+    job_id = response.json()["job"]["task_id"]
+    deadline = time.monotonic() + 60
+    while Job.objects.get(pk=job_id).progress < 0.1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert alice_client.post(f"/browser/api/jobs/{job_id}/cancel").status_code == 200
+    job = wait_finished(job_id)
+    assert job.status == "cancelled"
+    statuses = [s["status"] for s in job.result["steps"]]
+    assert statuses[0] == "ok" and "skipped" in statuses
+    assert alice_client.post(f"/browser/api/jobs/{job_id}/cancel").status_code == 409
