@@ -1,3 +1,5 @@
+import contextlib
+
 from django.apps import AppConfig
 
 
@@ -24,7 +26,5 @@ def _pool_close(**_kwargs) -> None:
     from browser.pool import close_pool
 
     # The browsers belong to the browser thread: close them there.
-    try:
+    with contextlib.suppress(Exception):  # shutting down: the driver's exit takes its browsers with it
         _BROWSER_THREAD.submit(close_pool).result(timeout=30)
-    except Exception:  # noqa: BLE001 - shutting down: the driver's exit takes its browsers with it
-        pass
