@@ -84,8 +84,11 @@ def app_stack(*, env_extra: dict[str, str] | None = None, tokens_per_s: int = 50
         user = get_user_model().objects.create_user("bench", "bench@example.com", "x")
         stack.token = api_token_create(user=user, name="bench").secret
         stack.port = embedded.free_port()
+        # BENCH_PROFILE=out.txt records daphne with py-spy (collapsed stacks) for the whole run.
+        profile = os.environ.get("BENCH_PROFILE")
+        spy = [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200", "-f", "raw", "-o", profile, "--"]
         stack.daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(stack.port),
+            [*(spy if profile else []), sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(stack.port),
              "orchestrator_site.asgi:application"],
             env=os.environ.copy(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(workdir / "daphne.log").open("wb"),
             start_new_session=True,

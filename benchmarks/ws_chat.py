@@ -14,17 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.stack import app_stack  # noqa: E402
 from benchmarks.stats import percentile  # noqa: E402
 
 
@@ -95,70 +93,14 @@ def main() -> None:
     args = parser.parse_args()
     runs, idle = (20, 100) if args.quick else (60, 1000)
 
-    workdir = Path(tempfile.mkdtemp(prefix="orch-wsbench-"))
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
-    env.update(
-        ORCH_DATA_DIR=str(workdir / "data"), SECRET_KEY="bench", DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
-        LLM_BACKENDS="", LOG_LEVEL="WARNING", STATIC_FROM_SOURCE="true", WS_MESSAGES_PER_MINUTE="1000000",
-        WS_CHAT_SENDS_PER_MINUTE="1000000",
-    )  # fmt: skip
-    os.environ.update(env)
-    for key in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(key, None)
-
-    import psutil
-
-    from core import embedded
-    from orchestrator_site.env import embedded_redis_socket
-
-    socket_path = embedded_redis_socket(workdir / "data")
-    procs = [embedded.redis_server_start(socket_path=socket_path, workdir=socket_path.parent)]
-    try:
-        import django
-
-        django.setup()
-        from django.contrib.auth import get_user_model
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        from core.services import api_token_create
-        from llm.models import Backend
-
-        # The scripted server runs in its own process, so it does not share a core with the clients.
-        fake_port = embedded.free_port()
-        fake = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(fake_port), "--tokens-per-s", "500",
-             "--answer-tokens", "200"], cwd=ROOT, start_new_session=True,
-        )  # fmt: skip
-        procs.append(fake)
-        fake_url = f"http://127.0.0.1:{fake_port}/v1"
-        import httpx
-
-        deadline = time.monotonic() + 30
-        while not embedded.backend_answers(fake_url, timeout=1) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        Backend.objects.create(name="scripted", base_url=fake_url, kind="openai", max_concurrency=64)
-        user = get_user_model().objects.create_user("bench", "bench@example.com", "x")
-        token = api_token_create(user=user, name="bench").secret
-        port = embedded.free_port()
-        daphne = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "orchestrator_site.asgi:application"],
-            env=os.environ.copy(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        procs.append(daphne)
-
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/accounts/login/", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        url = f"ws://127.0.0.1:{port}/ws"
+    with app_stack() as stack:
+        fake_url, url, token, daphne = stack.fake_url, stack.url, stack.token, stack.daphne
+        port = stack.port
 
         async def run() -> dict[str, float]:
+            import httpx
             import openai
+            import psutil
             from websockets.asyncio.client import connect
 
             client = openai.AsyncOpenAI(base_url=fake_url, api_key="x", max_retries=0)
@@ -217,9 +159,6 @@ def main() -> None:
             }
 
         figures = asyncio.run(run())
-    finally:
-        for proc in reversed(procs):
-            embedded.process_stop(proc)
 
     for key, value in figures.items():
         print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")

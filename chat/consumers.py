@@ -149,7 +149,12 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
                 user=self.user, content=data["content"], conversation_id=data["conversation_id"],
                 model=data["model"] or "", system=data["system"], options=options,
             )  # fmt: skip
-            history = selectors.history_for_model(conversation=started.conversation, upto=started.assistant_message)
+            if started.new:  # nothing before the first message: no need to read it back
+                system = started.conversation.system_prompt
+                history = [*([{"role": "system", "content": system}] if system else []),
+                           {"role": "user", "content": started.user_message.content}]  # fmt: skip
+            else:
+                history = selectors.history_for_model(conversation=started.conversation, upto=started.assistant_message)
             return started, history
 
         try:

@@ -209,6 +209,9 @@ def generation_start(
     *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False
 ) -> asyncio.Task:
     generation = Generation(message_id=message_id, conversation_id=conversation_id, request=request, validate=validate)
+    # Followers in this process need not ask the database which conversation it is: under load the
+    # ORM thread is busy with other sends' writes, and the first frame would wait behind them.
+    _conversation_ids[message_id] = conversation_id
     # A fresh context: the answer must not inherit the caller's per-request database executor
     # (an HTTP view's ends with the request, and the answer outlives it).
     task = asyncio.get_running_loop().create_task(
