@@ -66,7 +66,7 @@ class Job:
 
     def remaining_ms(self) -> float:
         """Milliseconds left before the job's deadline (at least 1, Playwright treats 0 as no limit)."""
-        return max(1.0, (self.deadline - time.monotonic()) * 1000)
+        return float(max(1, round((self.deadline - time.monotonic()) * 1000)))  # whole ms read well in errors
 
     def goto(self, url: str, *, wait_until: str = "load") -> Response | None:
         """Navigates the page; a refused URL (also one reached by a redirect) raises Refused, a page that
