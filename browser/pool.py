@@ -290,6 +290,11 @@ class BrowserPool:
         return entry
 
     def _launch(self) -> _Browser:
+        if not os.access(self.executable, os.X_OK):
+            raise BrowserError(
+                f"no Chromium at {self.executable}: install the Debian package (sudo apt-get install chromium) "
+                "or point BROWSER_EXECUTABLE at a Chromium; browsers are never downloaded"
+            )
         marker = f"--orch-browser-id={uuid.uuid4().hex}"
         dead_end = self._dead_end.getsockname()[1]
         browser = self._driver().chromium.launch(

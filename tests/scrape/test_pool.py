@@ -242,3 +242,15 @@ def test_callbacks_and_the_caller_may_use_the_orm(pool, page, tmp_path, monkeypa
             inner.goto(page)
         assert job.page.title() == "Hello"
     orm_call()
+
+
+def test_a_missing_chromium_is_a_clear_error_not_a_download(tmp_path):
+    from browser.errors import BrowserError
+    from browser.pool import BrowserPool
+
+    missing = BrowserPool(size=1, executable=str(tmp_path / "no-chromium"))
+    try:
+        with pytest.raises(BrowserError, match="apt-get install chromium"), missing.context():
+            pass
+    finally:
+        missing.close()

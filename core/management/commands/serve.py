@@ -199,6 +199,10 @@ class Command(BaseCommand):
                  self.style.WARNING(f"AI Orchestrator started at {url}, but /healthz is not green yet"))  # fmt: skip
         self.say("  started: " + ", ".join(started))
         self.say(f"  data folder: {settings.DATA_DIR}")
+        if not os.access(settings.BROWSER_EXECUTABLE, os.X_OK):
+            self.say(self.style.WARNING(
+                f"  browser jobs need Chromium at {settings.BROWSER_EXECUTABLE}: sudo apt-get install chromium"
+            ))  # fmt: skip
         self.say("  press Ctrl-C to stop everything")
         self.say("")
 
