@@ -8,6 +8,7 @@ in order after every backend of the asked model has failed or is open; each atte
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import random
 import time
@@ -159,6 +160,13 @@ def _clients_for(backend: Backend) -> tuple[openai.AsyncOpenAI, aiohttp.ClientSe
             _retire(_clients.pop(stale)[1], same_loop=stale[0] == loop_id)
         found = _clients[key] = (client, session)
     return found
+
+
+@atexit.register
+def _sessions_close() -> None:
+    """At exit no loop is left to close the sessions properly: drop their sockets quietly."""
+    for _client, session in list(_clients.values()):
+        _retire(session, same_loop=False)
 
 
 def _retire(session: aiohttp.ClientSession, *, same_loop: bool) -> None:
