@@ -140,6 +140,11 @@ def _clients_for(backend: Backend) -> tuple[openai.AsyncOpenAI, aiohttp.ClientSe
     loop_id = id(asyncio.get_running_loop())
     key = (loop_id, backend.name, f"{backend.base_url}|{backend.api_key_encrypted}|{backend.connect_timeout_s}")
     found = _clients.get(key)
+    loop = asyncio.get_running_loop()
+    if found is not None and (found[1].closed or found[1].connector._loop is not loop):
+        _clients.pop(key)  # a closed loop's id reused by a new loop: never hand out its clients
+        _retire(found[1], same_loop=False)
+        found = None
     if found is None:
         limit = max(8, backend.max_concurrency * 2)
         http = httpx.AsyncClient(
@@ -156,8 +161,13 @@ def _clients_for(backend: Backend) -> tuple[openai.AsyncOpenAI, aiohttp.ClientSe
             read_bufsize=2**20,  # one SSE event (a line) may be long: a big usage or tool-call chunk
             auto_decompress=True,
         )
-        for stale in [k for k in _clients if k[0] != loop_id or (k[1] == backend.name and k != key)]:
-            _retire(_clients.pop(stale)[1], same_loop=stale[0] == loop_id)
+        # Another live loop's clients stay (a thread may run its own loop beside daphne's): only a
+        # closed loop's, or this backend's old configuration on this loop, are retired.
+        for stale, (_c, old) in list(_clients.items()):
+            if stale[0] == loop_id and stale[1] == backend.name and stale != key:
+                _retire(_clients.pop(stale)[1], same_loop=True)
+            elif stale[0] != loop_id and old.connector is not None and old.connector._loop.is_closed():
+                _retire(_clients.pop(stale)[1], same_loop=False)
         found = _clients[key] = (client, session)
     return found
 

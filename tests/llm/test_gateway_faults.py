@@ -182,3 +182,19 @@ async def test_max_concurrency_sends_overflow_to_the_other_backend(fake, fake2):
     results = await asyncio.gather(*(gateway.chat(ask("fake-ok")) for _ in range(4)))
     used = [r.backend for r in results]
     assert used.count("small") <= 1 and used.count("big") >= 3
+
+
+async def test_a_call_from_another_event_loop_leaves_this_loops_streams_alone(fake):
+    """A thread running its own loop (asyncio.run in a sync helper) must not close the sessions
+    that streams on daphne's loop are reading from."""
+    await backend_at("f1", fake)
+    fake.state.tokens_per_s, fake.state.answer_tokens = 100.0, 40
+    parts: list[str] = []
+    stream = gateway.chat_stream(ask("fake-ok"))
+    async for event in stream:
+        if isinstance(event, gateway.StreamDelta):
+            parts.append(event.text)
+            if len(parts) == 5:  # mid-stream: another loop uses the same backend
+                other = await asyncio.to_thread(lambda: asyncio.run(gateway.chat(ask("fake-ok"))))
+                assert other.content
+    assert len(parts) == 40
