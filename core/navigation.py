@@ -40,6 +40,7 @@ SECTIONS: tuple[Section, ...] = (
         "Knowledge",
         "/knowledge/",
         "Files, notes and scraped pages, chunked and embedded, grounding answers and catching hallucinations.",
+        ready=True,
     ),
     Section(
         "browser",

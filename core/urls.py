@@ -11,5 +11,5 @@ urlpatterns = [
 ]
 
 # Capabilities whose apps have not landed yet; each app's own urls replace its line here.
-for _slug in ("tasks", "knowledge", "integrations", "training", "terminal"):
+for _slug in ("tasks", "integrations", "training", "terminal"):
     urlpatterns.append(path(f"{_slug}/", views.section, {"slug": _slug}, name=f"section_{_slug}"))

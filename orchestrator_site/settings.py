@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "chat",
     "monitoring",
     "browser",
+    "knowledge",
 ]
 
 MIDDLEWARE = [
@@ -288,3 +289,18 @@ BROWSER_MAX_BYTES = envint("BROWSER_MAX_BYTES", 50 * 1024 * 1024)
 BROWSER_MAX_SCRIPT_STEPS = envint("BROWSER_MAX_SCRIPT_STEPS", 100)
 BROWSER_ALLOWED_NETWORKS = envlist("BROWSER_ALLOWED_NETWORKS")
 # --- end Browser service ---
+
+# --- Knowledge base ---
+# Uploads (txt, md, html, pdf, docx) are stored under DATA_DIR/knowledge/<base id>/ with generated names,
+# split into chunks of about KNOWLEDGE_CHUNK_TOKENS (word/punctuation pieces, see knowledge/chunking.py)
+# and embedded through the LLM gateway.
+KNOWLEDGE_MAX_UPLOAD_MB = envint("KNOWLEDGE_MAX_UPLOAD_MB", 20)
+KNOWLEDGE_CHUNK_TOKENS = envint("KNOWLEDGE_CHUNK_TOKENS", 300)
+KNOWLEDGE_CHUNK_OVERLAP = envint("KNOWLEDGE_CHUNK_OVERLAP", 50)
+# Empty: the first model the backends list as an embedding model, else the default model.
+KNOWLEDGE_EMBEDDING_MODEL = os.environ.get("KNOWLEDGE_EMBEDDING_MODEL", "")
+KNOWLEDGE_EMBED_BATCH = envint("KNOWLEDGE_EMBED_BATCH", 32)
+KNOWLEDGE_MAX_CHUNKS_PER_SOURCE = envint("KNOWLEDGE_MAX_CHUNKS_PER_SOURCE", 5000)
+# Zip-bomb guard for .docx: the most a document may unpack to, in MB.
+KNOWLEDGE_MAX_UNPACKED_MB = envint("KNOWLEDGE_MAX_UNPACKED_MB", 100)
+# --- end Knowledge base ---
