@@ -148,6 +148,7 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             started = services.chat_start(
                 user=self.user, content=data["content"], conversation_id=data["conversation_id"],
                 model=data["model"] or "", system=data["system"], options=options,
+                knowledge_base_ids=data["knowledge_base_ids"],
             )  # fmt: skip
             if started.new:  # nothing before the first message: no need to read it back
                 system = started.conversation.system_prompt
@@ -162,9 +163,12 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         except services.ChatInputError as exc:
             raise p.ProtocolError(p.BAD_REQUEST, str(exc)) from None
         request = await answer_request(started.conversation, started.assistant_message, history=history)
+        ground_on = None
+        if started.knowledge_base_ids:
+            ground_on = generation.GroundOn(self.user, started.knowledge_base_ids, started.user_message.content)
         generation.generation_start(
             message_id=started.assistant_message.pk, conversation_id=started.conversation.pk, request=request,
-            validate=bool(data["validate"]),
+            validate=bool(data["validate"]), ground_on=ground_on,
         )  # fmt: skip
         await self.send_json({"type": "chat:started", "id": frame_id, "conversation_id": started.conversation.pk,
                               "user_message_id": started.user_message.pk,
@@ -234,6 +238,8 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
                     "status": m.status,
                     "created_at": m.created_at.isoformat(),
                     "rating": m.rating,
+                    **({"citations": m.citations} if m.citations else {}),
+                    **({"validation": m.validation} if m.validation else {}),
                 }
                 for m in messages
             ],

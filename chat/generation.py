@@ -16,10 +16,11 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
-from chat import services
+from chat import grounding, services
 from chat.models import Message
 from llm import gateway, state
 from llm.validation import response_check
@@ -65,6 +66,8 @@ def done_payload(message: Message) -> dict:
         "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                   "total_tokens": (prompt or 0) + (completion or 0) if prompt is not None else None},
         "timings": {"ttft_ms": message.ttft_ms, "total_ms": message.total_ms, "tokens_per_second": message.tokens_per_second},
+        **({"citations": message.citations} if message.citations else {}),
+        **({"validation": message.validation} if message.validation else {}),
     }  # fmt: skip
 
 
@@ -81,9 +84,23 @@ def validation_of(content: str, finish_reason: str) -> dict:
     }
 
 
+@dataclass
+class GroundOn:
+    """Ground the answer in these knowledge bases of `user`, searching for `query` (the question)."""
+
+    user: object
+    kb_ids: list[int]
+    query: str
+
+
 class Generation:
-    def __init__(self, *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False):
+    def __init__(
+        self, *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False,
+        ground_on: GroundOn | None = None,
+    ):  # fmt: skip
         self.validate = validate
+        self.ground_on = ground_on
+        self.grounding = grounding.Grounding()
         self.message_id = message_id
         self.conversation_id = conversation_id
         self.request = request
@@ -143,6 +160,7 @@ class Generation:
         await database_sync_to_async(services.message_finish)(
             message_id=self.message_id, content=content, status=status, finish_reason=finish_reason, error=error,
             model=self.model, backend=self.backend, timings=timings, usage=usage, attempts=attempts,
+            citations=self.grounding.citations,
         )  # fmt: skip
         message = await Message.objects.aget(pk=self.message_id)
         counters.incr("chat_streams_total", status)
@@ -150,6 +168,8 @@ class Generation:
             if getattr(message, f"{kind}_tokens", None):
                 counters.incr("llm_tokens_total", kind, amount=getattr(message, f"{kind}_tokens"))
         payload = done_payload(message)
+        if self.grounding.warning:
+            payload["grounding_warning"] = self.grounding.warning
         if self.validate and not code:
             payload["validation"] = validation_of(content, finish_reason)
         if code:
@@ -162,6 +182,10 @@ class Generation:
         watcher = asyncio.create_task(self._watch())
         end: gateway.StreamEnd | None = None
         try:
+            if self.ground_on is not None:
+                g = self.ground_on
+                self.grounding = await grounding.retrieve(user=g.user, kb_ids=g.kb_ids, query=g.query)
+                self.request.messages = grounding.grounded_messages(self.request.messages, self.grounding)
             async for event in gateway.chat_stream(self.request):
                 if isinstance(event, gateway.StreamDelta):
                     await self.on_delta(event.text)
@@ -206,9 +230,12 @@ class Generation:
 
 
 def generation_start(
-    *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False
-) -> asyncio.Task:
-    generation = Generation(message_id=message_id, conversation_id=conversation_id, request=request, validate=validate)
+    *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False,
+    ground_on: GroundOn | None = None,
+) -> asyncio.Task:  # fmt: skip
+    generation = Generation(
+        message_id=message_id, conversation_id=conversation_id, request=request, validate=validate, ground_on=ground_on
+    )
     # Followers in this process need not ask the database which conversation it is: under load the
     # ORM thread is busy with other sends' writes, and the first frame would wait behind them.
     _conversation_ids[message_id] = conversation_id

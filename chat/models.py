@@ -7,6 +7,10 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, blank=True, default="")
     system_prompt = models.TextField(blank=True, default="", help_text="Standing instructions for this conversation.")
     model = models.CharField(max_length=200, blank=True, default="", help_text="Empty: the default model.")
+    knowledge_bases = models.ManyToManyField(
+        "knowledge.KnowledgeBase", blank=True, related_name="conversations",
+        help_text="Answers are grounded in these and cite them.",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -44,6 +48,10 @@ class Message(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     attempts = models.JSONField(default=list, blank=True)
+    citations = models.JSONField(default=list, blank=True, help_text="The knowledge chunks the answer was grounded in.")
+    validation = models.JSONField(
+        null=True, blank=True, help_text="The hallucination check: verdict, score, signals, sentences, attempts."
+    )
     options = models.JSONField(default=dict, blank=True)
     rating = models.SmallIntegerField(null=True, blank=True, help_text="+1 thumbs up, -1 thumbs down.")
     rating_note = models.TextField(blank=True, default="")

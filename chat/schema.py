@@ -13,7 +13,7 @@ MISSING = object()
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # str | int | number | bool | object
+    kind: str  # str | int | number | bool | object | int_list
     required: bool = False
     nullable: bool = False
     min: float | None = None
@@ -32,6 +32,8 @@ def _type_ok(kind: str, value: Any) -> bool:
         return isinstance(value, bool)
     if kind == "object":
         return isinstance(value, dict)
+    if kind == "int_list":
+        return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
     raise ValueError(kind)
 
 
@@ -46,9 +48,14 @@ def validate(frame: dict, fields: dict[str, Field], *, prefix: str = "") -> dict
             clean[name] = spec.default if value is MISSING else None
             continue
         if not _type_ok(spec.kind, value):
-            raise ProtocolError(
-                BAD_REQUEST, f"field '{label}' must be {'an' if spec.kind == 'int' else 'a'} {spec.kind}"
+            what = (
+                "a list of integers"
+                if spec.kind == "int_list"
+                else f"{'an' if spec.kind == 'int' else 'a'} {spec.kind}"
             )
+            raise ProtocolError(BAD_REQUEST, f"field '{label}' must be {what}")
+        if spec.kind == "int_list" and spec.max is not None and len(value) > spec.max:
+            raise ProtocolError(BAD_REQUEST, f"field '{label}' may hold at most {spec.max:g} items")
         size = len(value) if spec.kind == "str" else value if spec.kind in {"int", "number"} else None
         if size is not None and spec.min is not None and size < spec.min:
             unit = " characters" if spec.kind == "str" else ""
@@ -73,6 +80,8 @@ CHAT_SEND = {
     "system": Field("str", nullable=True, max=32000),
     "options": Field("object", nullable=True),
     "validate": Field("bool", nullable=True, default=False),
+    # addition (docs/protocol-additions.md): ground the answers in these knowledge bases
+    "knowledge_base_ids": Field("int_list", nullable=True, max=20),
 }
 CHAT_CANCEL = {"message_id": Field("int", required=True)}
 CHAT_RESUME = {"message_id": Field("int", required=True), "after_seq": Field("int", nullable=True, min=-1, default=-1)}

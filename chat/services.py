@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
@@ -34,23 +34,46 @@ class Started:
     user_message: Message
     assistant_message: Message
     new: bool = False  # a conversation created by this send: its history is its first message
+    knowledge_base_ids: list[int] = field(default_factory=list)  # the answer is grounded in these
+
+
+def knowledge_bases_check(*, user: AbstractBaseUser, ids: list[int]) -> list[int]:
+    """The ids, if every one is the user's own knowledge base; otherwise an error naming the others."""
+    from knowledge.selectors import kb_list_owned
+
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return []
+    owned = set(kb_list_owned(user=user, ids=ids).values_list("pk", flat=True))
+    unknown = [i for i in ids if i not in owned]
+    if unknown:
+        raise ChatInputError(
+            "knowledge_base_ids",
+            f"no knowledge base {', '.join(map(str, unknown))} of yours (field 'knowledge_base_ids')",
+        )
+    return ids
 
 
 @transaction.atomic
 def chat_start(
     *, user: AbstractBaseUser, content: str, conversation_id: int | None = None, model: str = "",
-    system: str | None = None, options: dict | None = None,
+    system: str | None = None, options: dict | None = None, knowledge_base_ids: list[int] | None = None,
 ) -> Started:  # fmt: skip
     """Store the user's message and the assistant's (empty, streaming) in one transaction, before
-    any model is called; raises NotFound for anyone else's conversation."""
+    any model is called; raises NotFound for anyone else's conversation.
+
+    `knowledge_base_ids`: None keeps the conversation's knowledge bases, a list replaces them."""
     if not content.strip():
         raise ChatInputError("content", "content must not be empty")
     if len(content) > MAX_CONTENT:
         raise ChatInputError("content", f"content is longer than {MAX_CONTENT} characters")
+    kb_ids = knowledge_bases_check(user=user, ids=knowledge_base_ids) if knowledge_base_ids else []
     if conversation_id is None:
         conversation = Conversation.objects.create(
             user=user, title=title_from(content), model=model, system_prompt=system or ""
         )
+        if kb_ids:
+            conversation.knowledge_bases.set(kb_ids)
     else:
         conversation = Conversation.objects.select_for_update().filter(user=user, pk=conversation_id).first()
         if conversation is None:
@@ -66,6 +89,10 @@ def chat_start(
             conversation.title = title_from(content)
             changed.append("title")
         conversation.save(update_fields=[*changed, "updated_at"])
+        if knowledge_base_ids is not None:
+            conversation.knowledge_bases.set(kb_ids)
+        else:
+            kb_ids = list(conversation.knowledge_bases.values_list("pk", flat=True))
     user_message = Message(conversation=conversation, role=Message.Role.USER, content=content)
     assistant = Message(
         conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
@@ -78,7 +105,7 @@ def chat_start(
     else:
         user_message.save()
         assistant.save()
-    return Started(conversation, user_message, assistant, new=conversation_id is None)
+    return Started(conversation, user_message, assistant, new=conversation_id is None, knowledge_base_ids=kb_ids)
 
 
 def message_save_progress(*, message_id: int, content: str) -> None:
@@ -89,6 +116,7 @@ def message_save_progress(*, message_id: int, content: str) -> None:
 def message_finish(
     *, message_id: int, content: str, status: str, finish_reason: str = "", error: str = "", model: str = "",
     backend: str = "", timings: dict | None = None, usage: dict | None = None, attempts: list | None = None,
+    citations: list | None = None, validation: dict | None = None,
 ) -> int:  # fmt: skip
     """Final state of an assistant message; only a message still streaming changes (exactly once)."""
     timings, usage = timings or {}, usage or {}
@@ -98,6 +126,10 @@ def message_finish(
         "tokens_per_second": timings.get("tokens_per_second"), "prompt_tokens": usage.get("prompt_tokens"),
         "completion_tokens": usage.get("completion_tokens"), "attempts": attempts or [], "updated_at": timezone.now(),
     }  # fmt: skip
+    if citations:
+        fields["citations"] = citations
+    if validation is not None:
+        fields["validation"] = validation
     if model:
         fields["model"] = model
     if backend:
@@ -119,8 +151,14 @@ def conversation_rename(*, user: AbstractBaseUser, pk: int, title: str) -> Conve
     return conversation
 
 
-def conversation_update_settings(*, user: AbstractBaseUser, pk: int, system_prompt: str, model: str) -> Conversation:
+@transaction.atomic
+def conversation_update_settings(
+    *, user: AbstractBaseUser, pk: int, system_prompt: str, model: str, knowledge_base_ids: list[int] | None = None
+) -> Conversation:
+    """Instructions, model and (when given) the knowledge bases answers are grounded in."""
     conversation = conversation_get(user=user, pk=pk)
+    if knowledge_base_ids is not None:
+        conversation.knowledge_bases.set(knowledge_bases_check(user=user, ids=knowledge_base_ids))
     conversation.system_prompt = system_prompt or ""
     conversation.model = model or ""
     conversation.save(update_fields=["system_prompt", "model", "updated_at"])

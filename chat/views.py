@@ -26,7 +26,8 @@ def _error(status: int, message: str) -> JsonResponse:
 def _conversation_json(c) -> dict:
     return {"id": c.pk, "title": c.title, "updated_at": c.updated_at.isoformat(),
             "message_count": getattr(c, "message_count", None), "model": c.model,
-            "system_prompt": c.system_prompt}  # fmt: skip
+            "system_prompt": c.system_prompt,
+            "knowledge_base_ids": sorted(kb.pk for kb in c.knowledge_bases.all())}  # fmt: skip
 
 
 @require_GET
@@ -44,7 +45,9 @@ def index(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
 @api_view
 @require_GET
 def conversations(request: HttpRequest) -> JsonResponse:
-    rows = selectors.conversation_list(user=request.user, search=request.GET.get("q", "").strip()[:200])[:100]
+    rows = selectors.conversation_list(
+        user=request.user, search=request.GET.get("q", "").strip()[:200]
+    ).prefetch_related("knowledge_bases")[:100]
     return JsonResponse({"conversations": [_conversation_json(c) for c in rows]})
 
 
@@ -59,9 +62,14 @@ def conversation(request: HttpRequest, pk: int) -> JsonResponse:
         if "title" in body:
             found = services.conversation_rename(user=request.user, pk=pk, title=str(body["title"]))
         else:
+            kb_ids = body.get("knowledge_base_ids")
+            if kb_ids is not None and (
+                not isinstance(kb_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in kb_ids)
+            ):
+                raise services.ChatInputError("knowledge_base_ids", "knowledge_base_ids must be a list of integers")
             found = services.conversation_update_settings(
                 user=request.user, pk=pk, system_prompt=str(body.get("system_prompt") or ""),
-                model=str(body.get("model") or ""),
+                model=str(body.get("model") or ""), knowledge_base_ids=kb_ids,
             )  # fmt: skip
     except selectors.NotFound:
         return _error(404, "No such conversation.")
@@ -102,7 +110,12 @@ async def message_regenerate(request: HttpRequest, pk: int) -> JsonResponse:
         return _error(400, str(exc))
     conversation = await database_sync_to_async(lambda: message.conversation)()
     request_ = await answer_request(conversation, message)
-    generation.generation_start(message_id=message.pk, conversation_id=conversation.pk, request=request_)
+    kb_ids = [pk async for pk in conversation.knowledge_bases.values_list("pk", flat=True)]
+    question = next((m["content"] for m in reversed(request_.messages) if m["role"] == "user"), "")
+    ground_on = generation.GroundOn(user, kb_ids, question) if kb_ids and question else None
+    generation.generation_start(
+        message_id=message.pk, conversation_id=conversation.pk, request=request_, ground_on=ground_on
+    )
     return JsonResponse({"assistant_message_id": message.pk, "conversation_id": conversation.pk}, status=202)
 
 

@@ -252,6 +252,9 @@ API_TOKEN_TOUCH_INTERVAL_S = 60
 WS_MAX_FRAME_BYTES = envint("WS_MAX_FRAME_BYTES", 64 * 1024)
 WS_MESSAGES_PER_MINUTE = envint("WS_MESSAGES_PER_MINUTE", 120)
 WS_CHAT_SENDS_PER_MINUTE = envint("WS_CHAT_SENDS_PER_MINUTE", 20)
+# Chat answers in a conversation with knowledge bases get this many chunks as numbered sources.
+CHAT_GROUNDING_TOP_K = envint("CHAT_GROUNDING_TOP_K", 5)
+CHAT_GROUNDING_TIMEOUT_S = envint("CHAT_GROUNDING_TIMEOUT_S", 20)
 # --- Monitoring ---
 # Seconds between monitoring:metrics messages (one sample per interval, shared by all subscribers)
 # and between the samples each worker host stores as history.

@@ -70,6 +70,7 @@ def build_app(state: State) -> Starlette:
         model = body.get("model", "fake-ok")
         state.calls += 1
         state.chat_calls.append(model)
+        state.requests.append(("chat", body))
         state.auth_headers.append(request.headers.get("authorization", ""))
         if state.fail or model == "fake-500":
             return JSONResponse({"error": {"message": "scripted failure"}}, status_code=500)
