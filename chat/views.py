@@ -39,7 +39,11 @@ def index(request: HttpRequest, conversation_id: int | None = None) -> HttpRespo
             current = selectors.conversation_get(user=request.user, pk=conversation_id)
         except selectors.NotFound:
             return render(request, "404.html", status=404)
-    return render(request, "chat/index.html", {"conversations": conversations, "current": current})
+    # The knowledge bases attached to the conversation: the settings panel ticks them before its list loads.
+    kb_ids = sorted(current.knowledge_bases.values_list("pk", flat=True)) if current else []
+    return render(
+        request, "chat/index.html", {"conversations": conversations, "current": current, "current_kb_ids": kb_ids}
+    )
 
 
 @api_view

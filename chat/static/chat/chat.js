@@ -1,7 +1,9 @@
 /*
  * The chat page: conversation list, history, live streaming over /ws (static/js/ws.js),
  * markdown rendered with marked and always sanitized with DOMPurify, cancel, resume after a
- * reconnect, regenerate, ratings, per-conversation instructions and model.
+ * reconnect, regenerate, ratings, per-conversation instructions, model and knowledge bases, the
+ * sources an answer cites and the result of its hallucination check (both drawn once, on the final
+ * render, never per streamed token).
  * The library URLs come from data- attributes (static files may be hashed in production).
  */
 
@@ -12,6 +14,11 @@ const NEAR_BOTTOM_PX = 80;
 const HEALTH_EVERY_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
 const STALL_AFTER_MS = 15_000; // no frame for this long: ask the history whether the answer ended
+const VALIDATE_KEY = "chat.validate"; // localStorage: "1" when answers are to be checked
+// Frames that keep a chat:send / chat:resume request open; anything else ends it (ws.js would end it
+// at chat:validating, and the chat:done after it would then reach no request).
+const ANSWER_PROGRESS = new Set(["chat:started", "chat:streaming", "chat:validating"]);
+const answerIsTerminal = (frame) => !ANSWER_PROGRESS.has(frame.type);
 
 const els = {
   banner: $("backend-banner"),
@@ -31,6 +38,8 @@ const els = {
   settingsStatus: $("settings-status"),
   settingsSummary: $("settings-summary"),
   settingsModelName: $("settings-model-name"),
+  settingsKbList: $("settings-kb-list"),
+  settingsValidate: $("settings-validate"),
   scroller: $("messages"),
   messageList: $("message-list"),
   loadOlder: $("load-older"),
@@ -59,6 +68,8 @@ const urls = {
   regenerate: app.dataset.regenerateApi || "/chat/api/messages/0/regenerate",
   models: app.dataset.modelsApi || "/v1/models",
   health: app.dataset.healthApi || "/healthz",
+  bases: app.dataset.basesApi || "/knowledge/api/bases",
+  knowledge: app.dataset.knowledgeUrl || "/knowledge/",
 };
 
 /** "/chat/api/messages/0/rate" + 12 → "/chat/api/messages/12/rate" */
@@ -80,9 +91,34 @@ const state = {
   stick: true,
   reloadOnReconnect: false,
   md: null, // {marked, DOMPurify} once loaded
+  kbIds: idList(app.dataset.conversationKbIds), // the knowledge bases ticked in the settings
+  kbSaved: idList(app.dataset.conversationKbIds), // the ones the conversation has on the server
+  bases: null, // the user's knowledge bases, once listed
+  validate: storedValidate(),
 };
 
 let ws = null;
+
+function idList(text) {
+  return String(text || "")
+    .split(",")
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+function sameIds(a, b) {
+  const x = [...a].sort((p, q) => p - q);
+  const y = [...b].sort((p, q) => p - q);
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+function storedValidate() {
+  try {
+    return localStorage.getItem(VALIDATE_KEY) === "1";
+  } catch {
+    return false; // storage disabled: off, as by default
+  }
+}
 
 /* ---------- small helpers ---------- */
 
@@ -312,6 +348,7 @@ function renderBody(rec) {
   if (rec.role !== "assistant" || !state.md) {
     body.classList.add("is-plain");
     setText(body, rec.content);
+    decorateBody(rec);
     return;
   }
   body.classList.remove("is-plain");
@@ -322,10 +359,12 @@ function renderBody(rec) {
     console.warn("chat: markdown failed", error);
     body.classList.add("is-plain");
     setText(body, rec.content);
+    decorateBody(rec);
     return;
   }
   body.innerHTML = html;
   enhanceMarkdown(body);
+  decorateBody(rec);
 }
 
 function scheduleRender(rec) {
@@ -341,6 +380,416 @@ function scheduleRender(rec) {
 function renderNow(rec) {
   renderBody(rec);
   followBottom();
+}
+
+/* ---------- citations and the hallucination check (final render only) ---------- */
+
+const VERDICTS = {
+  supported: "Supported",
+  uncertain: "Uncertain",
+  likely_hallucinated: "Likely hallucinated",
+  hallucinated: "Likely hallucinated",
+  unchecked: "Not checked",
+};
+const CITE_RE = /\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]/g;
+const NO_CITES_IN = "pre, code, a, kbd, samp"; // [n] there is code or already a link
+const NO_CLAIMS_IN = "pre, code";
+
+function fixed2(value) {
+  return typeof value === "number" && Number.isFinite(value) ? value.toFixed(2) : "";
+}
+
+function verdictOf(validation) {
+  const verdict = validation && typeof validation.verdict === "string" ? validation.verdict : "unchecked";
+  return VERDICTS[verdict] ? verdict : "unchecked";
+}
+
+/** Only same-site paths and http(s) addresses become links; anything else (javascript:, data:) does not. */
+function safeHref(value) {
+  const text = String(value || "").trim();
+  if (text.startsWith("/") && !text.startsWith("//")) return text;
+  try {
+    const url = new URL(text);
+    if (url.protocol === "http:" || url.protocol === "https:") return url.href;
+  } catch {
+    /* not a URL */
+  }
+  return "";
+}
+
+function sourceLabel(c) {
+  return c.source_title || c.heading || `Source ${c.n}`;
+}
+
+/** The text nodes under root, in document order, leaving out those inside `skip` elements. */
+function textNodesOf(root, skip) {
+  const nodes = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const parent = node.parentElement;
+    if (!node.nodeValue || (parent && parent !== root && parent.closest(skip) && root.contains(parent.closest(skip)))) continue;
+    nodes.push(node);
+  }
+  return nodes;
+}
+
+function decorateBody(rec) {
+  if (rec.role !== "assistant" || rec.status === "streaming") return;
+  if (rec.validation) highlightClaims(rec);
+  if (rec.citations.length) linkCitations(rec);
+}
+
+/** Every [n] (or [1, 2]) that names a citation becomes a superscript link to its source. */
+function linkCitations(rec) {
+  const byN = new Map();
+  for (const c of rec.citations) if (c && Number.isInteger(Number(c.n))) byN.set(Number(c.n), c);
+  if (!byN.size) return;
+  for (const node of textNodesOf(rec.body, NO_CITES_IN)) {
+    const text = node.nodeValue;
+    if (!text.includes("[")) continue;
+    let fragment = null;
+    let last = 0;
+    for (const match of text.matchAll(CITE_RE)) {
+      const ns = match[1].split(",").map((n) => Number(n.trim()));
+      if (!ns.every((n) => byN.has(n))) continue;
+      fragment ??= document.createDocumentFragment();
+      // A no-break space before the marker keeps it on the line of the word it belongs to.
+      fragment.append(text.slice(last, match.index).replace(/ $/, "\u00a0"));
+      const sup = el("sup", "cite");
+      ns.forEach((n, i) => {
+        if (i) sup.append(",");
+        sup.append(citeLink(byN.get(n)));
+      });
+      fragment.append(sup);
+      last = match.index + match[0].length;
+    }
+    if (!fragment) continue;
+    fragment.append(text.slice(last));
+    node.replaceWith(fragment);
+  }
+}
+
+function citeLink(c) {
+  const href = safeHref(c.page) || safeHref(c.url);
+  const link = el(href ? "a" : "span", "cite-ref", String(c.n));
+  const label = `${sourceLabel(c)}${c.kb_name ? ` — ${c.kb_name}` : ""}`;
+  link.title = c.excerpt ? `[${c.n}] ${label}\n${c.excerpt}` : `[${c.n}] ${label}`;
+  link.setAttribute("aria-label", `Source ${c.n}: ${label}`);
+  if (href) {
+    link.href = href;
+    link.target = "_blank";
+    link.rel = "noopener";
+  }
+  return link;
+}
+
+/** The sentence as it reads once rendered: markdown punctuation off, whitespace collapsed. */
+function renderedText(markdown) {
+  return String(markdown)
+    .replace(/!?\[([^\]]*)\]\([^)]*\)/g, "$1")
+    .replace(/^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+|\d+[.)]\s+)/gm, "")
+    .replace(/`+|\*\*|__|~~/g, "")
+    .replace(/(^|[\s(])[*_](?=\S)/g, "$1")
+    .replace(/(\S)[*_](?=[\s).,;:!?]|$)/g, "$1")
+    .replace(/\s+/g, " ")
+    .trim();
+}
+
+function flaggedSentences(validation) {
+  const sentences = Array.isArray(validation.sentences) ? validation.sentences : [];
+  return sentences.filter((s) => s && typeof s.text === "string" && s.text.trim() && s.label && s.label !== "supported");
+}
+
+function claimClass(label) {
+  return label === "uncertain" ? "claim--uncertain" : "claim--hallucinated";
+}
+
+function evidenceText(evidence) {
+  if (!evidence || typeof evidence !== "object") return "";
+  return Object.entries(evidence)
+    .filter(([, text]) => text)
+    .map(([name, text]) => `${name}: ${Array.isArray(text) ? text.join("; ") : text}`)
+    .join("\n");
+}
+
+/**
+ * Wraps each flagged sentence in <mark class="claim …">, found on the rendered text nodes (whitespace
+ * collapsed); a sentence that crosses formatting is marked piece by piece. One that cannot be found
+ * (changed by the rendering) is only listed in the check details; rec.unplaced counts them.
+ */
+function highlightClaims(rec) {
+  rec.unplaced = 0;
+  const flagged = flaggedSentences(rec.validation);
+  if (!flagged.length) return;
+  const nodes = textNodesOf(rec.body, NO_CLAIMS_IN);
+  const chars = [];
+  const where = []; // where[i] = [node index, offset] of chars[i]
+  let space = true;
+  nodes.forEach((node, ni) => {
+    const text = node.nodeValue;
+    for (let i = 0; i < text.length; i += 1) {
+      const blank = /\s/.test(text[i]);
+      if (blank && space) continue;
+      chars.push(blank ? " " : text[i]);
+      where.push([ni, i]);
+      space = blank;
+    }
+  });
+  const rendered = chars.join("");
+  const pieces = new Map(); // node index -> [[start, end, sentence]]
+  let cursor = 0;
+  for (const sentence of flagged) {
+    const needle = renderedText(sentence.text);
+    if (!needle) continue;
+    let at = rendered.indexOf(needle, cursor);
+    if (at < 0) at = rendered.indexOf(needle);
+    if (at < 0) {
+      rec.unplaced += 1;
+      continue;
+    }
+    cursor = at + needle.length;
+    for (let i = at; i < at + needle.length; ) {
+      const [ni, start] = where[i];
+      let j = i;
+      while (j + 1 < at + needle.length && where[j + 1][0] === ni) j += 1;
+      if (!pieces.has(ni)) pieces.set(ni, []);
+      pieces.get(ni).push([start, where[j][1] + 1, sentence]);
+      i = j + 1;
+    }
+  }
+  for (const [ni, list] of pieces) {
+    list.sort((a, b) => b[0] - a[0]); // from the end, so earlier offsets stay valid
+    for (const [start, end, sentence] of list) {
+      const node = nodes[ni];
+      if (!node.nodeValue.slice(start, end).trim()) continue;
+      const piece = node.splitText(start);
+      piece.splitText(end - start);
+      const mark = el("mark", `claim ${claimClass(sentence.label)}`);
+      const why = evidenceText(sentence.evidence);
+      const score = fixed2(sentence.score);
+      mark.title = `${VERDICTS[sentence.label] || "Flagged"}${score ? ` (risk ${score})` : ""}${why ? `\n${why}` : ""}`;
+      mark.dataset.sentence = String(sentence.index ?? "");
+      piece.replaceWith(mark);
+      mark.append(piece);
+    }
+  }
+}
+
+/** The verdict badge, the notice, the sources list, a grounding warning and the check details. */
+function renderExtras(rec) {
+  if (rec.role !== "assistant" || !rec.extras) return;
+  const v = rec.validation;
+  const finished = rec.status !== "streaming";
+  rec.verdict.hidden = !(v && finished);
+  rec.notice.hidden = true;
+  const parts = [];
+  if (v && finished) {
+    const verdict = verdictOf(v);
+    const score = verdict === "unchecked" ? "" : fixed2(v.score);
+    rec.verdict.dataset.verdict = verdict;
+    setText(rec.verdict, score ? `${VERDICTS[verdict]} · ${score}` : VERDICTS[verdict]);
+    rec.verdict.title = verdict === "unchecked"
+      ? `Not checked for hallucinations${v.error ? `: ${v.error}` : ""}`
+      : `Hallucination check: risk ${score} of 1 (0 means well supported). “Check details” below says why.`;
+    const notice = typeof v.notice === "string" ? v.notice.trim() : "";
+    if (notice) {
+      rec.notice.dataset.verdict = verdict;
+      rec.notice.replaceChildren(spriteIcon(verdict === "supported" ? "i-info" : "i-alert"), el("p", null, notice));
+      rec.notice.hidden = false;
+    }
+  }
+  if (finished && rec.citations.length) parts.push(sourcesList(rec));
+  if (finished && rec.groundingWarning) {
+    const note = el("p", "grounding-warning");
+    note.append(spriteIcon("i-info"), el("span", null, `No sources used: ${rec.groundingWarning}.`));
+    parts.push(note);
+  }
+  if (v && finished) parts.push(checkDetails(rec));
+  rec.extras.replaceChildren(...parts);
+  rec.extras.hidden = !parts.length;
+}
+
+function sourcesList(rec) {
+  const section = el("section", "message-sources");
+  const headingId = `sources-${rec.id ?? Math.random().toString(36).slice(2)}`;
+  const heading = el("h3", "message-sources-title", "Sources");
+  heading.id = headingId;
+  section.setAttribute("aria-labelledby", headingId);
+  const list = el("ol", "source-list");
+  for (const c of rec.citations) {
+    if (!c) continue;
+    const item = el("li", "source-item");
+    item.dataset.n = String(c.n);
+    const row = el("div", "source-row");
+    row.append(el("span", "source-n", `[${c.n}]`));
+    const href = safeHref(c.page) || safeHref(c.url);
+    const title = el(href ? "a" : "span", "source-title", sourceLabel(c));
+    if (href) {
+      title.href = href;
+      title.target = "_blank";
+      title.rel = "noopener";
+    }
+    if (c.excerpt) title.title = c.excerpt;
+    row.append(title);
+    const meta = [c.kb_name, c.heading && c.heading !== c.source_title ? c.heading : ""].filter(Boolean).join(" · ");
+    if (meta) row.append(el("span", "source-meta", `— ${meta}`));
+    const original = safeHref(c.url);
+    if (original && /^https?:/.test(original) && original !== href) {
+      const link = el("a", "source-original", new URL(original).host);
+      link.href = original;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer nofollow";
+      link.title = `The original page: ${original}`;
+      row.append(link);
+    }
+    item.append(row);
+    if (c.excerpt) {
+      const quote = el("blockquote", "source-excerpt", c.excerpt);
+      quote.id = `${headingId}-${c.n}`;
+      quote.hidden = true;
+      const toggle = el("button", "source-toggle", "Excerpt");
+      toggle.type = "button";
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.setAttribute("aria-controls", quote.id);
+      toggle.setAttribute("aria-label", `Excerpt of source ${c.n}`);
+      row.append(toggle);
+      item.append(quote);
+    }
+    list.append(item);
+  }
+  section.append(heading, list);
+  return section;
+}
+
+/** "Check details": the summary now, the contents when first opened (most are never opened). */
+function checkDetails(rec) {
+  const details = el("details", "check-details");
+  const v = rec.validation;
+  const flagged = flaggedSentences(v).length;
+  const summary = el("summary", null, "Check details");
+  if (flagged) summary.append(el("span", "check-count", `${flagged} sentence${flagged === 1 ? "" : "s"} flagged`));
+  details.append(summary);
+  details.addEventListener("toggle", () => {
+    if (details.open && !details.dataset.built) {
+      details.dataset.built = "1";
+      details.append(checkDetailsBody(rec));
+    }
+  });
+  return details;
+}
+
+function table(headers, rows, className) {
+  const wrap = el("div", "table-scroll");
+  const t = el("table", `check-table ${className || ""}`.trim());
+  const head = el("tr");
+  for (const h of headers) {
+    const th = el("th", null, h);
+    th.scope = "col";
+    head.append(th);
+  }
+  const thead = el("thead");
+  thead.append(head);
+  const tbody = el("tbody");
+  for (const row of rows) tbody.append(row);
+  t.append(thead, tbody);
+  wrap.append(t);
+  return wrap;
+}
+
+function cells(values) {
+  const tr = el("tr");
+  for (const value of values) {
+    const td = el("td");
+    td.append(value);
+    tr.append(td);
+  }
+  return tr;
+}
+
+function checkDetailsBody(rec) {
+  const v = rec.validation;
+  const body = el("div", "check-body");
+  const verdict = verdictOf(v);
+  const bits = [];
+  if (verdict !== "unchecked" && fixed2(v.score)) bits.push(`Risk ${fixed2(v.score)} of 1 (0 means well supported, 1 hallucinated).`);
+  if (typeof v.ms === "number") bits.push(`Checked in ${v.ms >= 1000 ? `${(v.ms / 1000).toFixed(1)} s` : `${Math.round(v.ms)} ms`}.`);
+  if (v.replaced) bits.push("The answer shown is a rewrite, not the one that streamed.");
+  if (bits.length) body.append(el("p", "check-lead", bits.join(" ")));
+  if (v.error) body.append(el("p", "check-error", `The check itself failed: ${v.error}`));
+
+  const signals = Array.isArray(v.signals) ? v.signals.filter(Boolean) : [];
+  if (signals.length) {
+    body.append(el("h4", null, "Signals"));
+    body.append(table(["Signal", "Score", "Weight", "Evidence"], signals.map((s) => {
+      const evidence = Array.isArray(s.evidence) ? s.evidence.join("; ") : String(s.evidence ?? "");
+      const row = cells([s.title || s.name, s.score == null ? "not used" : fixed2(s.score), fixed2(s.weight), evidence]);
+      row.dataset.signal = s.name || "";
+      if (s.used === false || s.score == null) row.classList.add("is-unused");
+      return row;
+    }), "check-signals"));
+  }
+
+  const flagged = flaggedSentences(v);
+  if (flagged.length) {
+    body.append(el("h4", null, "Flagged sentences"));
+    const list = el("ol", "check-sentences");
+    for (const s of flagged) {
+      const item = el("li");
+      const label = el("span", `claim-label ${claimClass(s.label)}`, `${VERDICTS[s.label] || s.label}${fixed2(s.score) ? ` · ${fixed2(s.score)}` : ""}`);
+      item.append(label, el("q", null, renderedText(s.text)));
+      const reasons = Object.entries(s.evidence && typeof s.evidence === "object" ? s.evidence : {}).filter(([, t]) => t);
+      if (reasons.length) {
+        const why = el("ul", "check-reasons");
+        for (const [name, text] of reasons) {
+          const li = el("li");
+          li.append(el("strong", null, `${name}: `), Array.isArray(text) ? text.join("; ") : String(text));
+          why.append(li);
+        }
+        item.append(why);
+      }
+      list.append(item);
+    }
+    body.append(list);
+    if (rec.unplaced) {
+      body.append(el("p", "muted small", `${rec.unplaced} of them could not be highlighted in the text (their formatting differs).`));
+    }
+  }
+
+  const checks = Array.isArray(v.checks) ? v.checks.filter(Boolean) : [];
+  if (checks.length) {
+    body.append(el("h4", null, "Basic checks"));
+    const list = el("ul", "check-list");
+    for (const c of checks) {
+      const item = el("li");
+      item.dataset.passed = String(Boolean(c.passed));
+      item.append(el("span", "check-mark", c.passed ? "Passed" : "Failed"), ` ${c.name}${c.detail ? `: ${c.detail}` : ""}`);
+      list.append(item);
+    }
+    body.append(list);
+  }
+
+  const attempts = Array.isArray(v.attempts) ? v.attempts.filter(Boolean) : [];
+  if (attempts.length > 1) {
+    body.append(el("h4", null, "Attempts"));
+    body.append(table(["#", "Strategy", "Model", "Temperature", "Score", "Verdict", ""], attempts.map((a, i) => {
+      const chosen = i === v.chosen;
+      const row = cells([
+        String(i + 1),
+        String(a.strategy || "").replaceAll("_", " "),
+        a.model || "",
+        a.temperature == null ? "default" : String(a.temperature),
+        fixed2(a.score),
+        VERDICTS[a.verdict] || a.verdict || "",
+        chosen ? "shown" : "",
+      ]);
+      if (chosen) {
+        row.classList.add("is-chosen");
+        row.setAttribute("aria-current", "true");
+      }
+      return row;
+    }), "check-attempts"));
+  }
+  return body;
 }
 
 /* ---------- scrolling ---------- */
@@ -396,10 +845,24 @@ function buildMessage(rec) {
   head.append(rec.badge);
   main.append(head);
 
+  if (rec.role === "assistant") {
+    rec.verdict = el("span", "message-verdict");
+    rec.verdict.hidden = true;
+    head.append(rec.verdict);
+    rec.notice = el("div", "message-notice");
+    rec.notice.setAttribute("role", "note");
+    rec.notice.hidden = true;
+    main.append(rec.notice);
+  }
+
   rec.body = el("div", "message-body");
   main.append(rec.body);
 
   if (rec.role === "assistant") {
+    rec.extras = el("div", "message-extras");
+    rec.extras.hidden = true;
+    main.append(rec.extras);
+
     rec.errorBox = el("div", "message-error");
     rec.errorBox.setAttribute("role", "alert");
     rec.errorBox.hidden = true;
@@ -461,6 +924,10 @@ function makeRecord(data) {
     content: data.content || "",
     model: data.model || "",
     rating: data.rating ?? null,
+    citations: Array.isArray(data.citations) ? data.citations : [],
+    validation: data.validation && typeof data.validation === "object" ? data.validation : null,
+    groundingWarning: typeof data.grounding_warning === "string" ? data.grounding_warning : "",
+    validating: null, // {stage, attempt} while the server checks the answer
     seq: -1,
     renderQueued: false,
     finishReason: "",
@@ -477,6 +944,7 @@ function addMessage(data, { prepend = null } = {}) {
   else els.messageList.append(rec.el);
   els.empty.hidden = true;
   renderBody(rec);
+  renderExtras(rec);
   applyStatus(rec);
   if (rec.role === "assistant" && !rec.meta.textContent && rec.model) setText(rec.meta, rec.model);
   if (rec.status === "failed") showMessageError(rec, "This answer failed.");
@@ -539,8 +1007,15 @@ function updateUi() {
     setText(els.stop.querySelector(".btn-label"), "Stop");
   }
   const writing = [...state.streaming].some((rec) => rec.seq >= 0 || rec.content);
+  const checking = [...state.streaming].find((rec) => rec.validating)?.validating;
+  let typing = writing ? "The model is writing…" : "Waiting for the first token…";
+  if (checking) {
+    typing = checking.stage === "recovering"
+      ? `The answer looked unreliable: trying again (attempt ${checking.attempt || 2})…`
+      : "Checking the answer…";
+  }
   els.typing.hidden = !busy;
-  setText(els.typing.querySelector(".typing-text"), writing ? "The model is writing…" : "Waiting for the first token…");
+  setText(els.typing.querySelector(".typing-text"), typing);
   els.scroller.setAttribute("aria-busy", String(busy));
   els.send.disabled = busy || !els.input.value.trim();
   for (const button of els.messageList.querySelectorAll(".action-regenerate, .action-retry")) button.disabled = busy;
@@ -573,11 +1048,16 @@ function onDone(frame, rec = recordFor(frame)) {
   if (!rec) return;
   if (typeof frame.content === "string") rec.content = frame.content;
   if (frame.model) rec.model = frame.model;
+  if (Array.isArray(frame.citations)) rec.citations = frame.citations;
+  if (frame.validation && typeof frame.validation === "object") rec.validation = frame.validation;
+  if (typeof frame.grounding_warning === "string") rec.groundingWarning = frame.grounding_warning;
   rec.finishReason = frame.finish_reason || "";
   rec.resumeFrom = undefined;
+  setValidating(rec, null);
   setStatus(rec, frame.finish_reason === "cancelled" ? "partial" : "complete");
   if (rec.errorBox) rec.errorBox.hidden = true;
   setText(rec.meta, formatMeta(frame, rec));
+  renderExtras(rec);
   renderNow(rec);
   afterAnswer();
 }
@@ -587,12 +1067,29 @@ function onChatError(frame, rec = recordFor(frame)) {
   if (typeof frame.partial_content === "string") rec.content = frame.partial_content;
   rec.resumeFrom = undefined;
   rec.finishReason = "error";
+  setValidating(rec, null);
   setStatus(rec, rec.content ? "partial" : "failed");
   showMessageError(rec, frame.message || "The answer failed.");
   if (rec.model) setText(rec.meta, rec.model);
   renderNow(rec);
   if (frame.code === "backend_unavailable") checkHealth();
   afterAnswer();
+}
+
+/** The server is checking the finished text (or writing it again): say so, keep Stop usable. */
+function onValidating(frame, rec = recordFor(frame)) {
+  if (!rec || rec.status !== "streaming") return;
+  rec.lastFrameAt = Date.now();
+  const attempt = Number(frame.attempt);
+  setValidating(rec, { stage: frame.stage === "recovering" ? "recovering" : "checking", attempt: Number.isInteger(attempt) ? attempt : null });
+}
+
+function setValidating(rec, value) {
+  rec.validating = value;
+  if (!rec.el) return;
+  if (value) rec.el.dataset.checking = value.stage;
+  else delete rec.el.dataset.checking;
+  updateUi();
 }
 
 function afterAnswer() {
@@ -604,6 +1101,9 @@ function onAnswerFrame(frame, rec) {
   switch (frame.type) {
     case "chat:streaming":
       onStreaming(frame, rec || recordFor(frame));
+      return true;
+    case "chat:validating":
+      onValidating(frame, rec || recordFor(frame));
       return true;
     case "chat:done":
       onDone(frame, rec || recordFor(frame));
@@ -624,6 +1124,7 @@ function resume(rec, afterSeq) {
   ws.request(
     { type: "chat:resume", message_id: rec.id, after_seq: afterSeq },
     {
+      isTerminal: answerIsTerminal,
       onFrame: (frame) => {
         if (onAnswerFrame(frame, recordFor(frame) || rec)) return;
         if (frame.type === "error" && rec.status === "streaming") {
@@ -656,7 +1157,7 @@ async function checkStalled() {
     const rec = state.messages.get(m.id);
     if (!rec || !stalled.includes(rec) || rec.status !== "streaming" || m.status === "streaming") continue;
     if (m.status === "complete") {
-      onDone({ content: m.content, model: m.model, finish_reason: "stop" }, rec);
+      onDone({ content: m.content, model: m.model, finish_reason: "stop", citations: m.citations, validation: m.validation }, rec);
     } else {
       const message = m.status === "partial" ? "This answer stopped before the end." : "This answer failed.";
       onChatError({ message, partial_content: m.content }, rec);
@@ -681,10 +1182,20 @@ function sendMessage() {
   if (state.conversationId) frame.conversation_id = state.conversationId;
   if (els.modelSelect.value) frame.model = els.modelSelect.value;
   if (!state.conversationId && state.systemPrompt.trim()) frame.system = state.systemPrompt;
+  // What is ticked is what grounds this answer: for a new conversation this attaches the bases,
+  // for an existing one it applies a change not yet saved.
+  const kbIds = [...state.kbIds];
+  if (!sameIds(kbIds, state.kbSaved)) frame.knowledge_base_ids = kbIds;
+  if (state.validate) frame.validate = true;
 
   ws.request(frame, {
+    isTerminal: answerIsTerminal,
     onFrame: (reply) => {
       if (reply.type === "chat:started") {
+        if (frame.knowledge_base_ids) {
+          state.kbSaved = kbIds;
+          if (els.settingsStatus.textContent.startsWith("Not saved")) setText(els.settingsStatus, "");
+        }
         onStarted(reply, pending);
         return;
       }
@@ -816,7 +1327,7 @@ function setConversation(id, title) {
   const path = urlFor(urls.conversationPage, id);
   if (location.pathname !== path) history.replaceState(null, "", path);
   setTitle(title);
-  if (state.systemPrompt.trim()) setText(els.settingsSummary, "custom instructions");
+  updateSettingsSummary();
   setText(els.settingsStatus, "");
   state.conversationModel = els.modelSelect.value;
   upsertConversationItem({ id, title, updated_at: new Date().toISOString(), message_count: null }, { top: true });
@@ -835,20 +1346,124 @@ async function saveSettings(event) {
   const model = els.modelSelect.value;
   if (!state.conversationId) {
     state.systemPrompt = prompt;
-    setText(els.settingsSummary, prompt.trim() ? "custom instructions" : "");
+    updateSettingsSummary();
     setText(els.settingsStatus, "Saved: used when you send the first message.");
     return;
   }
   setText(els.settingsStatus, "Saving…");
+  const kbIds = [...state.kbIds];
   try {
-    const saved = await api("PATCH", urlFor(urls.conversation, state.conversationId), { system_prompt: prompt, model });
+    const saved = await api("PATCH", urlFor(urls.conversation, state.conversationId), {
+      system_prompt: prompt,
+      model,
+      knowledge_base_ids: kbIds,
+    });
     state.systemPrompt = saved.system_prompt ?? prompt;
     state.conversationModel = saved.model ?? model;
-    setText(els.settingsSummary, state.systemPrompt.trim() ? "custom instructions" : "");
+    state.kbSaved = Array.isArray(saved.knowledge_base_ids) ? saved.knowledge_base_ids : kbIds;
+    if (sameIds(state.kbIds, kbIds)) setKbIds(state.kbSaved);
+    updateSettingsSummary();
     setText(els.settingsStatus, "Saved.");
   } catch (error) {
     setText(els.settingsStatus, `Not saved: ${error.message}`);
   }
+}
+
+function updateSettingsSummary() {
+  const parts = [];
+  if (state.systemPrompt.trim()) parts.push("custom instructions");
+  const n = state.kbIds.length;
+  if (n) parts.push(`${n} knowledge base${n === 1 ? "" : "s"}`);
+  if (state.validate) parts.push("answers checked");
+  setText(els.settingsSummary, parts.join(" · "));
+}
+
+/* ---------- knowledge bases and the check switch (settings) ---------- */
+
+function setKbIds(ids) {
+  state.kbIds = [...ids];
+  for (const box of els.settingsKbList.querySelectorAll("input[type=checkbox]")) {
+    box.checked = state.kbIds.includes(Number(box.value));
+  }
+  updateSettingsSummary();
+}
+
+async function loadBases() {
+  const list = els.settingsKbList;
+  list.setAttribute("aria-busy", "true");
+  let data;
+  try {
+    data = await api("GET", urls.bases);
+  } catch (error) {
+    list.setAttribute("aria-busy", "false");
+    if (state.bases) return; // keep the list we have
+    const note = el("p", "chat-kb-empty muted small", `Could not list your knowledge bases: ${error.message} `);
+    const retry = el("button", "btn btn-ghost btn-sm", "Try again");
+    retry.type = "button";
+    retry.addEventListener("click", loadBases);
+    note.append(retry);
+    list.replaceChildren(note);
+    return;
+  }
+  list.setAttribute("aria-busy", "false");
+  state.bases = (Array.isArray(data.bases) ? data.bases : []).filter((kb) => kb && Number.isInteger(kb.id));
+  renderBases();
+}
+
+function renderBases() {
+  const list = els.settingsKbList;
+  if (!state.bases.length) {
+    const note = el("p", "chat-kb-empty muted small", "No knowledge bases yet — ");
+    const create = el("a", null, "create one");
+    create.href = urls.knowledge;
+    create.title = "Create a knowledge base";
+    note.append(create);
+    list.replaceChildren(note);
+    return;
+  }
+  const items = state.bases.map((kb) => {
+    const label = el("label", "chat-kb-item");
+    const box = el("input");
+    box.type = "checkbox";
+    box.name = "knowledge_base_ids";
+    box.value = String(kb.id);
+    box.checked = state.kbIds.includes(kb.id);
+    const name = el("span", "chat-kb-name", kb.name || `Knowledge base ${kb.id}`);
+    if (kb.description) label.title = kb.description;
+    const sources = Number(kb.source_count) || 0;
+    const chunks = Number(kb.chunk_count) || 0;
+    const meta = el("span", "chat-kb-meta", `${sources} source${sources === 1 ? "" : "s"}`);
+    if (sources && !chunks) meta.textContent += ", nothing indexed yet";
+    label.append(box, name, meta);
+    return label;
+  });
+  const manage = el("a", "chat-kb-manage small", "Manage knowledge bases");
+  manage.href = urls.knowledge;
+  list.replaceChildren(...items, manage);
+}
+
+function onKbChange(event) {
+  if (!event.target.matches("input[type=checkbox]")) return;
+  const ticked = [...els.settingsKbList.querySelectorAll("input[type=checkbox]:checked")].map((box) => Number(box.value));
+  state.kbIds = ticked;
+  updateSettingsSummary();
+  if (!state.conversationId) {
+    setText(els.settingsStatus, "The first message will use these knowledge bases.");
+  } else if (sameIds(ticked, state.kbSaved)) {
+    setText(els.settingsStatus, "");
+  } else {
+    setText(els.settingsStatus, "Not saved yet: Save now, or they apply with your next message.");
+  }
+}
+
+function onValidateChange() {
+  state.validate = els.settingsValidate.checked;
+  try {
+    localStorage.setItem(VALIDATE_KEY, state.validate ? "1" : "0");
+  } catch {
+    /* storage disabled: on for this page only */
+  }
+  updateSettingsSummary();
 }
 
 async function onModelChange() {
@@ -1128,7 +1743,7 @@ async function regenerate(rec) {
   showComposerError("");
   let data;
   try {
-    data = await api("POST", urlFor(urls.regenerate, rec.id));
+    data = await api("POST", urlFor(urls.regenerate, rec.id), state.validate ? { validate: true } : undefined);
   } catch (error) {
     showComposerError(`Could not regenerate: ${error.message}`);
     return;
@@ -1144,6 +1759,13 @@ function onMessageClick(event) {
   const button = event.target.closest("button");
   if (!button || !els.messageList.contains(button)) return;
   const rec = button.closest(".message")?.chatRecord;
+  if (button.classList.contains("source-toggle")) {
+    const quote = document.getElementById(button.getAttribute("aria-controls"));
+    const open = button.getAttribute("aria-expanded") !== "true";
+    button.setAttribute("aria-expanded", String(open));
+    if (quote) quote.hidden = !open;
+    return;
+  }
   if (button.classList.contains("code-copy")) {
     const code = button.closest(".code-block")?.querySelector("pre");
     if (code) copyText(code.textContent).then((ok) => flashButton(button, ok));
@@ -1306,6 +1928,14 @@ function initSettings() {
   els.settingsForm.addEventListener("submit", saveSettings);
   els.settingsPrompt.addEventListener("input", () => setText(els.settingsStatus, ""));
   els.modelSelect.addEventListener("change", onModelChange);
+  els.settingsKbList.addEventListener("change", onKbChange);
+  els.settingsValidate.checked = state.validate;
+  els.settingsValidate.addEventListener("change", onValidateChange);
+  // Bases made in another tab show up when the panel is opened again.
+  els.settings.addEventListener("toggle", () => {
+    if (els.settings.open) loadBases();
+  });
+  updateSettingsSummary();
 }
 
 async function main() {
@@ -1321,6 +1951,7 @@ async function main() {
 
   loadMarkdown();
   loadModels();
+  loadBases();
   checkHealth();
 
   let wsModule;
@@ -1344,7 +1975,9 @@ async function main() {
     for (const rec of [...state.streaming]) if (rec.id != null) resume(rec, rec.seq);
   });
   // Frames no request claims (e.g. the end of an answer stopped with chat:cancel).
-  for (const type of ["chat:streaming", "chat:done", "chat:error"]) ws.on(type, (frame) => onAnswerFrame(frame));
+  for (const type of ["chat:streaming", "chat:validating", "chat:done", "chat:error"]) {
+    ws.on(type, (frame) => onAnswerFrame(frame));
+  }
   ws.on("error", (frame) => {
     if (frame.message) showComposerError(frame.message, { sticky: false });
   });
