@@ -108,6 +108,11 @@ class ChatResult:
     timings: dict
     attempts: list[Attempt]
     flags: list[Flag] = field(default_factory=list)
+    # Token log-probabilities (natural log), their tokens and each token's top alternatives ({token: logprob}),
+    # when asked for with extra={"logprobs": True, "top_logprobs": N} and the backend returns them; else None.
+    logprobs: list[float] | None = None
+    logprob_tokens: list[str] | None = None
+    top_logprobs: list[dict[str, float]] | None = None
 
 
 @dataclass
@@ -127,6 +132,9 @@ class StreamEnd:
     usage: dict
     timings: dict
     attempts: list[Attempt]
+    logprobs: list[float] | None = None  # only when asked for and the backend sent them (see ChatResult)
+    logprob_tokens: list[str] | None = None
+    top_logprobs: list[dict[str, float]] | None = None
 
 
 # --- clients, one per backend and event loop (connection reuse keeps added latency low) ---
@@ -391,6 +399,7 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
             started = time.perf_counter()
             token = await state.inflight_add(backend.name)
             parts: list[str] = []
+            logprobs: list[tuple[str, float, dict[str, float]]] = []
             sent_any = False
             try:
                 chunks = sse_chunks(
@@ -415,6 +424,8 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                     text = delta.get("content") or ""
                     if choice.get("finish_reason"):
                         finish_reason = choice["finish_reason"]
+                    if choice.get("logprobs"):
+                        logprobs.extend(_logprobs_of(choice["logprobs"]))
                     if text:
                         if not sent_any:
                             ttft_ms = (time.perf_counter() - started) * 1000
@@ -440,6 +451,9 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                         "tokens_per_second": round(completion / gen_s, 2) if completion > 1 else None,
                     },
                     attempts=attempts,
+                    logprobs=[lp for _t, lp, _top in logprobs] if logprobs else None,
+                    logprob_tokens=[t for t, _lp, _top in logprobs] if logprobs else None,
+                    top_logprobs=[top for _t, _lp, top in logprobs] if logprobs else None,
                 )
                 return
             except (BackendHTTPError, TimeoutError, openai.OpenAIError, httpx.HTTPError, aiohttp.ClientError,
@@ -458,6 +472,24 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                     raise GatewayError("bad_request", f"{backend.name} refused the request: {error}", attempts) from exc
             finally:
                 await state.inflight_remove(backend.name, token)
+
+
+def _logprobs_of(data) -> list[tuple[str, float, dict[str, float]]]:
+    """(token, logprob, {alternative: logprob}) of a chunk's `logprobs`, as OpenAI sends them:
+    {"content": [{"token", "logprob", "top_logprobs": [{"token", "logprob"}, ...]}, ...]}."""
+    content = data.get("content") if isinstance(data, dict) else None
+    if not isinstance(content, list):
+        return []
+    out = []
+    for item in content:
+        if isinstance(item, dict) and isinstance(item.get("logprob"), (int, float)):
+            top = {
+                str(alt.get("token", "")): float(alt["logprob"])
+                for alt in item.get("top_logprobs") or []
+                if isinstance(alt, dict) and isinstance(alt.get("logprob"), (int, float))
+            }
+            out.append((str(item.get("token", "")), float(item["logprob"]), top))
+    return out
 
 
 async def chat(request: ChatRequest) -> ChatResult:
@@ -481,6 +513,7 @@ async def chat(request: ChatRequest) -> ChatResult:
         result = ChatResult(
             content=content, model=start.model, backend=start.backend, finish_reason=end.finish_reason,
             usage=end.usage, timings=end.timings, attempts=end.attempts, flags=flags,
+            logprobs=end.logprobs, logprob_tokens=end.logprob_tokens, top_logprobs=end.top_logprobs,
         )  # fmt: skip
         if not flags or round_no == 1:
             return result

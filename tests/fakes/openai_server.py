@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 
@@ -22,6 +23,8 @@ from starlette.routing import Route
 
 MODELS = ["fake-ok", "fake-500", "fake-429", "fake-cut", "fake-slow-first", "fake-stall", "fake-empty",
           "fake-repeat", "fake-length"]  # fmt: skip
+# The hallucination detector's scripted models (see scripted_answer below).
+MODELS += ["fake-judge", "fake-right", "fake-wrong", "fake-cool", "fake-grounded"]
 WORDS = [
     "the",
     "quick",
@@ -38,6 +41,36 @@ WORDS = [
     "far",
     "away",
 ]
+
+
+RIGHT_ANSWER = "The Eiffel Tower was completed in 1889 by the company of Gustave Eiffel."
+WRONG_ANSWER = "The Eiffel Tower was completed in 1925 by the company of Gustave Martin."
+
+
+def scripted_answer(model: str, body: dict) -> str | None:
+    """Deterministic answers for the hallucination detector's tests, or None for the other models.
+
+    fake-judge: "yes" when every number and capitalised word of the SENTENCE is in the SOURCES, else "no".
+    fake-right / fake-wrong: a faithful / an invented answer, always. fake-cool: the invented one unless
+    the temperature is at most 0.3. fake-grounded: repeats source [1] when the messages carry numbered
+    sources, else the invented answer."""
+    text = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+    if model == "fake-judge":
+        sources = text.split("SENTENCE", 1)[0]
+        sentence = re.search(r"SENTENCE[^:]*:\s*(.*)", text)
+        details = re.findall(r"\d+|(?<!^)\b[A-Z][a-z]+", sentence.group(1).strip()) if sentence else ["?"]
+        return "yes" if all(d in sources for d in details) else "no"
+    if model == "fake-right":
+        return RIGHT_ANSWER
+    if model == "fake-wrong":
+        return WRONG_ANSWER
+    if model == "fake-cool":
+        temperature = body.get("temperature")
+        return RIGHT_ANSWER if temperature is not None and temperature <= 0.3 else WRONG_ANSWER
+    if model == "fake-grounded":
+        source = re.search(r"^\[1\]\s*(.+)$", text, re.M)
+        return source.group(1).strip() if source else WRONG_ANSWER
+    return None
 
 
 class State:
@@ -81,6 +114,9 @@ def build_app(state: State) -> Starlette:
             ("loop " if model == "fake-repeat" else WORDS[i % len(WORDS)] + " ") for i in range(n if model != "fake-repeat" else 200)
         ]  # fmt: skip
         finish = "length" if model == "fake-length" else "stop"
+        scripted = scripted_answer(model, body)
+        if scripted is not None:
+            words = re.findall(r"\S+\s*", scripted)
         interval = 1.0 / state.tokens_per_s
 
         async def stream():
