@@ -20,10 +20,9 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
-from chat import grounding, services
+from chat import checking, grounding, services
 from chat.models import Message
 from llm import gateway, state
-from llm.validation import response_check
 from monitoring import counters
 
 log = logging.getLogger(__name__)
@@ -69,19 +68,6 @@ def done_payload(message: Message) -> dict:
         **({"citations": message.citations} if message.citations else {}),
         **({"validation": message.validation} if message.validation else {}),
     }  # fmt: skip
-
-
-def validation_of(content: str, finish_reason: str) -> dict:
-    """The `validation` of chat:done: the gateway's response checks (empty, truncated, repetition).
-    The hallucination signals (agreement, grounding, judge) join these with the knowledge base."""
-    flags = response_check(content, finish_reason)
-    score = max(0.0, 1.0 - 0.4 * len(flags))
-    return {
-        "verdict": "ok" if not flags else "suspect",
-        "score": round(score, 2),
-        "signals": [{"name": f.code, "passed": False, "detail": f.reason} for f in flags]
-        or [{"name": "response_checks", "passed": True, "detail": "not empty, not truncated, not repetitive"}],
-    }
 
 
 @dataclass
@@ -154,13 +140,15 @@ class Generation:
             self._schedule_flush()  # never held back longer than COALESCE_S
 
     async def finish(self, *, status: str, finish_reason: str = "", error: str = "", code: str = "",
-                     timings: dict | None = None, usage: dict | None = None, attempts: list | None = None) -> None:  # fmt: skip
+                     timings: dict | None = None, usage: dict | None = None, attempts: list | None = None,
+                     content: str | None = None, validation: dict | None = None) -> None:  # fmt: skip
+        """The final state, exactly once. `content` (a recovery attempt's) replaces what streamed."""
         await self.flush()
-        content = "".join(self.parts)
+        content = "".join(self.parts) if content is None else content
         await database_sync_to_async(services.message_finish)(
             message_id=self.message_id, content=content, status=status, finish_reason=finish_reason, error=error,
             model=self.model, backend=self.backend, timings=timings, usage=usage, attempts=attempts,
-            citations=self.grounding.citations,
+            citations=self.grounding.citations, validation=validation,
         )  # fmt: skip
         message = await Message.objects.aget(pk=self.message_id)
         counters.incr("chat_streams_total", status)
@@ -170,18 +158,23 @@ class Generation:
         payload = done_payload(message)
         if self.grounding.warning:
             payload["grounding_warning"] = self.grounding.warning
-        if self.validate and not code:
-            payload["validation"] = validation_of(content, finish_reason)
         if code:
             payload = {"type": "chat:error", "conversation_id": self.conversation_id, "message_id": self.message_id,
                        "code": code, "message": error, "partial_content": content}  # fmt: skip
         await self._xadd({"t": "end", "p": json.dumps(payload)})
         await self.redis.delete(alive_key(self.message_id), cancel_key(self.message_id))
 
+    async def progress(self, fields: dict) -> None:
+        """A frame between the tokens and the end (e.g. chat:validating), to every follower, without a seq."""
+        frame = {"type": "chat:validating", "conversation_id": self.conversation_id, "message_id": self.message_id,
+                 **fields}  # fmt: skip
+        await self._xadd({"t": "f", "p": json.dumps(frame)})
+
     async def run(self) -> None:
         watcher = asyncio.create_task(self._watch())
         end: gateway.StreamEnd | None = None
         try:
+            asked = self.request.messages  # what the user asked, before any sources were added
             if self.ground_on is not None:
                 g = self.ground_on
                 self.grounding = await grounding.retrieve(user=g.user, kb_ids=g.kb_ids, query=g.query)
@@ -194,8 +187,17 @@ class Generation:
                 else:
                     end = event
             attempts = [a.to_dict() for a in end.attempts]
+            content, validation = None, None
+            if self.validate:
+                await self.flush()
+                content, self.model, validation = await checking.check_answer(
+                    messages=asked, content="".join(self.parts), finish_reason=end.finish_reason or "stop",
+                    model=self.model, temperature=self.request.temperature, fallbacks=self.request.fallbacks,
+                    sources=self.grounding.sources, progress=self.progress, max_tokens=self.request.max_tokens,
+                )  # fmt: skip
             await self.finish(status=Message.Status.COMPLETE, finish_reason=end.finish_reason or "stop",
-                              timings=end.timings, usage=end.usage, attempts=attempts)  # fmt: skip
+                              timings=end.timings, usage=end.usage, attempts=attempts, content=content,
+                              validation=validation)  # fmt: skip
         except gateway.StreamInterrupted as exc:
             await self.finish(status=Message.Status.PARTIAL, finish_reason="error", error=str(exc),
                               code="backend_unavailable", attempts=[a.to_dict() for a in exc.attempts])  # fmt: skip
@@ -324,6 +326,8 @@ async def follow(*, message_id: int, after_seq: int, frame_id: str | None, send:
                     message = await _conversation_of(message_id)
                     await send({"type": "chat:streaming", "id": frame_id, "conversation_id": message,
                                 "message_id": message_id, "seq": seq, "delta": fields["d"]})  # fmt: skip
+            elif fields["t"] == "f":
+                await send({**json.loads(fields["p"]), "id": frame_id})
             else:
                 await send({**json.loads(fields["p"]), "id": frame_id})
                 return

@@ -106,6 +106,10 @@ async def message_regenerate(request: HttpRequest, pk: int) -> JsonResponse:
     from chat.consumers import answer_request
 
     try:
+        body = _body(request) if request.body else {}
+        validate = body.get("validate", False)
+        if not isinstance(validate, bool):
+            raise services.ChatInputError("validate", "validate must be true or false")
         user = await database_sync_to_async(lambda: request.user)()
         message = await database_sync_to_async(services.message_regenerate)(user=user, pk=pk)
     except selectors.NotFound:
@@ -118,7 +122,7 @@ async def message_regenerate(request: HttpRequest, pk: int) -> JsonResponse:
     question = next((m["content"] for m in reversed(request_.messages) if m["role"] == "user"), "")
     ground_on = generation.GroundOn(user, kb_ids, question) if kb_ids and question else None
     generation.generation_start(
-        message_id=message.pk, conversation_id=conversation.pk, request=request_, ground_on=ground_on
+        message_id=message.pk, conversation_id=conversation.pk, request=request_, ground_on=ground_on, validate=validate
     )
     return JsonResponse({"assistant_message_id": message.pk, "conversation_id": conversation.pk}, status=202)
 

@@ -300,10 +300,30 @@ BROWSER_ALLOWED_NETWORKS = envlist("BROWSER_ALLOWED_NETWORKS")
 KNOWLEDGE_MAX_UPLOAD_MB = envint("KNOWLEDGE_MAX_UPLOAD_MB", 20)
 KNOWLEDGE_CHUNK_TOKENS = envint("KNOWLEDGE_CHUNK_TOKENS", 300)
 KNOWLEDGE_CHUNK_OVERLAP = envint("KNOWLEDGE_CHUNK_OVERLAP", 50)
-# Empty: the first model the backends list as an embedding model, else the default model.
+# Empty: the first model the backends list as an embedding model, else the local model (below), else the
+# default model. `local` (or `local:all-MiniLM-L6-v2`) names the local CPU model (knowledge/embedding.py).
 KNOWLEDGE_EMBEDDING_MODEL = os.environ.get("KNOWLEDGE_EMBEDDING_MODEL", "")
+# Whether a new base may pick the local model by itself when no backend lists an embedding model.
+KNOWLEDGE_LOCAL_EMBEDDINGS = envbool("KNOWLEDGE_LOCAL_EMBEDDINGS", True)
+# A base with more embedded chunks than this is searched through an approximate (HNSW, faiss) index
+# instead of comparing the query with every chunk; 0: never.
+KNOWLEDGE_VECTOR_INDEX_MIN_CHUNKS = envint("KNOWLEDGE_VECTOR_INDEX_MIN_CHUNKS", 200_000)
 KNOWLEDGE_EMBED_BATCH = envint("KNOWLEDGE_EMBED_BATCH", 32)
 KNOWLEDGE_MAX_CHUNKS_PER_SOURCE = envint("KNOWLEDGE_MAX_CHUNKS_PER_SOURCE", 5000)
 # Zip-bomb guard for .docx: the most a document may unpack to, in MB.
 KNOWLEDGE_MAX_UNPACKED_MB = envint("KNOWLEDGE_MAX_UNPACKED_MB", 100)
 # --- end Knowledge base ---
+
+# --- Hallucination detector (hallucination/, used by chat `validate: true` and the orchestrator) ---
+# A model asked whether each sentence is supported by the sources (empty: no judge signal).
+HALLUCINATION_JUDGE_MODEL = os.environ.get("HALLUCINATION_JUDGE_MODEL", "")
+# Extra answers sampled for the consistency signal, and their length.
+HALLUCINATION_SAMPLES = envint("HALLUCINATION_SAMPLES", 2)
+HALLUCINATION_SAMPLE_MAX_TOKENS = envint("HALLUCINATION_SAMPLE_MAX_TOKENS", 512)
+# Further attempts when the verdict is bad (grounded, lower temperature, another model); 0: never.
+HALLUCINATION_MAX_RECOVERY = envint("HALLUCINATION_MAX_RECOVERY", 2)
+# The whole check of one answer, recovery included, gives up after this long (the answer is kept, unchecked).
+HALLUCINATION_TIMEOUT_S = envint("HALLUCINATION_TIMEOUT_S", 180)
+# Optional: a local NLI model folder (a cross-encoder) added as a further signal.
+HALLUCINATION_NLI_MODEL_PATH = os.environ.get("HALLUCINATION_NLI_MODEL_PATH", "")
+# --- end Hallucination detector ---

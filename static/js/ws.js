@@ -25,7 +25,7 @@
  */
 
 export const DISCONNECTED = "ws:disconnected";
-const NON_TERMINAL = new Set(["chat:started", "chat:streaming"]);
+const NON_TERMINAL = new Set(["chat:started", "chat:streaming", "chat:validating"]);
 // "Server restarting: reconnect, then chat:resume". Daphne may send only 1000 and 3000-4999,
 // so the server uses 4012; 1012 (the standard code) is honoured too.
 const CLOSE_RESTARTING = new Set([1012, 4012]);
