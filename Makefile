@@ -20,8 +20,15 @@ $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip wheel
 
+# CPU torch first, pinned, in a step of its own: anything that asks for torch before it is installed (the
+# local embedding model's sentence-transformers) makes pip pull the CUDA build, several GB.
+$(VENV)/.installed-torch: $(VENV)/bin/activate constraints.txt
+	@echo "==> installing CPU torch (torch==2.13.0, before anything that depends on it)"
+	$(PIP_INSTALL) torch==2.13.0
+	@touch $@
+
 # The llama.cpp bindings compile on first install (about 6 minutes on 2 cores); pip caches the wheel.
-$(VENV)/.installed: $(VENV)/bin/activate requirements.txt constraints.txt
+$(VENV)/.installed: $(VENV)/.installed-torch requirements.txt constraints.txt
 	@echo "==> installing Python packages (the first time llama-cpp-python compiles: ~6 min)"
 	$(PIP_INSTALL) -r requirements.txt
 	@touch $@

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from core import jobs
 from core.models import Job
-from knowledge import extract
+from knowledge import embedding, extract
 from knowledge.models import KnowledgeBase, Source
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,13 @@ def kb_reembed(*, user, kb: KnowledgeBase, model) -> Job:
     model = model.strip()
     if len(model) > MODEL_MAX:
         raise KnowledgeInputError(f"model: at most {MODEL_MAX} characters")
-    known = _catalogue_models()
+    if embedding.is_local(model):
+        try:
+            embedding.local_require()
+        except embedding.EmbeddingError as exc:
+            raise KnowledgeInputError(f"model: {exc}") from None
+        model = embedding.LOCAL_MODEL_ID
+    known = None if model == embedding.LOCAL_MODEL_ID else _catalogue_models()
     if known is not None and model not in known:
         listed = ", ".join(sorted(known)[:10]) or "none"
         raise KnowledgeInputError(f"model: no enabled backend lists {model!r} (they list: {listed})")

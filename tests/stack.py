@@ -114,6 +114,8 @@ def main(pytest_args: list[str]) -> int:
             STATIC_FROM_SOURCE="true",
             LLM_LOCAL_CACHE_S="0",  # tests change backends between requests to other processes
             MONITORING_SAMPLER_ENABLED="false",  # one test turns it on in its own worker
+            # Bases embed through llama.cpp, as before the local model existed; its tests ask for it by name.
+            KNOWLEDGE_LOCAL_EMBEDDINGS="false",
             LLM_BACKENDS=f"testllm:llamacpp=http://127.0.0.1:{llm_port}/v1",
             ORCH_TEST_LLM_URL=f"http://127.0.0.1:{llm_port}/v1",
             ORCH_TEST_LLM_URL_2=f"http://127.0.0.1:{llm_port_2}/v1",
