@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "monitoring",
     "browser",
     "knowledge",
+    "orchestration",
 ]
 
 MIDDLEWARE = [
@@ -327,3 +328,16 @@ HALLUCINATION_TIMEOUT_S = envint("HALLUCINATION_TIMEOUT_S", 180)
 # Optional: a local NLI model folder (a cross-encoder) added as a further signal.
 HALLUCINATION_NLI_MODEL_PATH = os.environ.get("HALLUCINATION_NLI_MODEL_PATH", "")
 # --- end Hallucination detector ---
+
+# --- Orchestrator (orchestration/: one task, several models, answers they have cross-checked) ---
+# The judge model for tiebreaks when a task names none. Default: empty (the first model that answered).
+ORCHESTRATION_JUDGE_MODEL = os.environ.get("ORCHESTRATION_JUDGE_MODEL", "")
+# Answers a task needs to go on when some models fail (all of them when fewer models were asked).
+ORCHESTRATION_MIN_ANSWERS = envint("ORCHESTRATION_MIN_ANSWERS", 2)
+# Most models one task may ask (reviews grow with the square of this).
+ORCHESTRATION_MAX_MODELS = envint("ORCHESTRATION_MAX_MODELS", 5)
+# A running job whose heartbeat is older than this is presumed dead and may be claimed again (core/jobs.py).
+JOB_STALE_AFTER_S = envint("JOB_STALE_AFTER_S", 300)
+# Runs whose worker died are queued again by beat (they resume from their stored subtasks).
+CELERY_BEAT_SCHEDULE["orchestration-requeue-stale"] = {"task": "orchestration.requeue_stale", "schedule": 60.0}
+# --- end Orchestrator ---

@@ -13,6 +13,7 @@ urlpatterns = [
     path("v1/embeddings", llm_api.embeddings, name="v1_embeddings"),
     path("browser/", include("browser.urls")),
     path("knowledge/", include("knowledge.urls")),
+    path("orchestration/", include("orchestration.urls")),
     path("monitoring/", include("monitoring.urls")),
     path("metrics", monitoring_views.metrics, name="metrics"),
     path("accounts/", include("allauth.urls")),

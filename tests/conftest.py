@@ -108,7 +108,7 @@ def celery_worker(subprocess_env):
     """A real Celery worker (solo pool) on the pass's Redis, for task round trips."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "orchestrator_site", "worker", "--pool", "solo", "-l", "warning",
-         "-n", f"test-{os.getpid()}@%h", "-Q", "celery,browser"],
+         "-n", f"test-{os.getpid()}@%h", "-Q", "celery,browser,orchestration"],
         env=subprocess_env, cwd=ROOT, start_new_session=True,
     )  # fmt: skip
     from orchestrator_site.celery import app

@@ -25,6 +25,8 @@ MODELS = ["fake-ok", "fake-500", "fake-429", "fake-cut", "fake-slow-first", "fak
           "fake-repeat", "fake-length"]  # fmt: skip
 # The hallucination detector's scripted models (see scripted_answer below).
 MODELS += ["fake-judge", "fake-right", "fake-wrong", "fake-cool", "fake-grounded"]
+# The orchestrator's scripted models (see orchestration_answer below).
+MODELS += ["fake-agree-1", "fake-agree-2", "fake-agree-3", "fake-disagree", "fake-orch-judge", "fake-garbage"]
 WORDS = [
     "the",
     "quick",
@@ -73,6 +75,41 @@ def scripted_answer(model: str, body: dict) -> str | None:
     return None
 
 
+ORCH_RIGHT = "Paris is the capital of France."
+ORCH_WRONG = "Lyon is the capital of France."
+
+
+def orchestration_answer(model: str, body: dict) -> str | None:
+    """Deterministic replies for the orchestrator's tests, or None for the other models.
+
+    Each model believes one thing: fake-agree-* and fake-orch-judge that Paris is the capital of France,
+    fake-disagree that it is Lyon. Asked the question, a model states its belief; asked to check an answer
+    (orchestration/verdicts.py's review prompt) it agrees exactly when the answer states its belief; asked
+    for a ballot or a ruling it names the letter of the first answer that states its belief. fake-garbage
+    writes the same non-JSON text to everything (unreadable reviews)."""
+    if model not in ("fake-agree-1", "fake-agree-2", "fake-agree-3", "fake-disagree", "fake-orch-judge",
+                     "fake-garbage"):  # fmt: skip
+        return None
+    if model == "fake-garbage":
+        return "lorem ipsum dolor sit amet, the answer is perhaps something"
+    messages = body.get("messages", [])
+    system = next((str(m.get("content", "")) for m in messages if m.get("role") == "system"), "")
+    user = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
+    belief = "Lyon" if model == "fake-disagree" else "Paris"
+    if "check another assistant's answer" in system:
+        answer = user.split("ANSWER TO CHECK:", 1)[-1].strip()
+        verdict = "agree" if belief in answer else "disagree"
+        return json.dumps({"verdict": verdict, "claims": [{"claim": answer, "verdict": verdict,
+                                                           "reason": f"The capital is {belief}."}],
+                           "reasons": f"The capital of France is {belief}."})  # fmt: skip
+    if "You are the judge" in system or "Pick the best answer" in system:
+        answers = re.findall(r"ANSWER ([A-Z]+):\n(.*?)(?=\n\n[A-Z]|$)", user, re.S)
+        pick = next((letter for letter, text in answers if belief in text), answers[0][0] if answers else "A")
+        key, why = ("winner", "reasoning") if "You are the judge" in system else ("best", "reason")
+        return json.dumps({key: pick, why: f"Answer {pick} says {belief}, which is right."})
+    return ORCH_RIGHT if belief == "Paris" else ORCH_WRONG
+
+
 class State:
     def __init__(self, tokens_per_s: float = 500.0, answer_tokens: int = 20):
         self.fail = False
@@ -117,6 +154,9 @@ def build_app(state: State) -> Starlette:
         scripted = scripted_answer(model, body)
         if scripted is not None:
             words = re.findall(r"\S+\s*", scripted)
+        orchestrated = orchestration_answer(model, body)
+        if orchestrated is not None:
+            words = re.findall(r"\S+\s*", orchestrated)
         interval = 1.0 / state.tokens_per_s
 
         async def stream():

@@ -172,7 +172,7 @@ class Command(BaseCommand):
         self._spawn(
             "worker",
             [str(bin_dir / "celery"), "-A", "orchestrator_site", "worker", "-l", "info",
-             "--concurrency", str(envint("CELERY_CONCURRENCY", 2)), "-n", "worker@%h", "-Q", "celery,browser"],
+             "--concurrency", str(envint("CELERY_CONCURRENCY", 2)), "-n", "worker@%h", "-Q", "celery,browser,orchestration"],
             env, pid_dir,
         )  # fmt: skip
         self._spawn(

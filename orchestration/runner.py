@@ -1,0 +1,672 @@
+"""Running one task: every model answers in parallel, the answers are checked (each reviewed by the other
+models, or voted on, or judged), one is chosen with a confidence, and everything is measured.
+
+Every subtask is a row that is saved as soon as it ends, so a run that dies half-way resumes where it was:
+the answers and reviews already stored are kept, the rest is asked again, and the final result is written
+by one conditional UPDATE (`finished_at IS NULL`), so a task is finished exactly once however many workers
+ran it. The checklist that `task:update` carries is published through a coalescing flusher: a burst of
+subtask changes becomes one message, and no model call waits for a publish.
+
+Decision rules (documented for users in the README):
+- cross_validate: a consensus when no readable review disagrees and at least half of the reviews could be
+  read; the chosen answer is then the best-reviewed one (fewest hallucination signs among equals). Otherwise
+  the tiebreaker decides: `judge` (a judge model reads the answers and the reviews) or `vote` (the answer
+  with the most agreeing reviews).
+- vote: each model picks the best of the other models' answers; most ballots wins.
+- judge: the judge model picks the best answer.
+Ties go to the lower hallucination score, then to the earlier model in the task's list. Confidence is the
+mean of `support` (the share of the other models' readable judgements that back the chosen answer: reviews,
+ballots, the judge's ruling) and 1 - its hallucination score, of those that exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from statistics import mean
+
+from django.conf import settings
+from django.utils import timezone
+
+from orchestration import verdicts
+from orchestration.models import Status, Subtask, Task
+
+log = logging.getLogger(__name__)
+
+ANSWER_MAX_TOKENS = 1024
+REVIEW_MAX_TOKENS = 512
+DECISION_MAX_TOKENS = 512
+CONSENSUS_MIN_READ = 0.5  # share of the reviews that must be readable for a consensus
+ERROR_MAX = 500
+
+State = Subtask.State
+DONE = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.SKIPPED)
+Publish = Callable[[list[dict], float], Awaitable[None]]
+
+
+class TaskError(Exception):
+    """The task cannot go on (too few answers); the message says why and what to do."""
+
+
+def min_answers(asked: int) -> int:
+    """How many answers a task needs to go on: ORCHESTRATION_MIN_ANSWERS, or all of them when fewer were asked."""
+    return max(1, min(settings.ORCHESTRATION_MIN_ANSWERS, asked))
+
+
+def _now():
+    return timezone.now()
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _describe(exc: BaseException) -> str:
+    from llm import gateway
+
+    if isinstance(exc, gateway.GatewayError):
+        return exc.message[:ERROR_MAX]
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return (str(exc) or type(exc).__name__)[:ERROR_MAX]
+
+
+def _tokens(usage: dict, key: str) -> int | None:
+    value = (usage or {}).get(key)
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def checklist_entry(row: Subtask) -> dict:
+    """One subtask as `task:update` carries it: {id, title, status} plus completed_at, kind and model."""
+    return {"id": row.key, "title": row.title, "status": row.status, "completed_at": _iso(row.completed_at),
+            "kind": row.kind, "model": row.model}  # fmt: skip
+
+
+def _embedder():
+    """The local sentence embedder for the detector's similarity, when it is installed and allowed."""
+    if not getattr(settings, "KNOWLEDGE_LOCAL_EMBEDDINGS", False):
+        return None
+    try:
+        from knowledge import embedding
+
+        if embedding.local_available():
+            return embedding.aembed_local
+    except Exception:  # optional: the detector falls back to lexical similarity
+        log.debug("local embeddings unavailable", exc_info=True)
+    return None
+
+
+class TaskRunner:
+    """Runs one task to its end (see the module docstring); `publish(checklist, progress)` is told of changes."""
+
+    def __init__(self, task: Task, *, publish: Publish | None = None) -> None:
+        self.task = task
+        self.publish = publish
+        self.models: list[str] = list(task.model_names)
+        self.options: dict = dict(task.options or {})
+        self.rows: dict[str, Subtask] = {}
+        self.sources: list[str] = []
+        self.messages: list[dict] = []
+        self.progress = task.progress
+        self.resumed = False
+        self._writes: dict[str, asyncio.Task] = {}
+        self._dirty = False
+        self._flusher: asyncio.Task | None = None
+        self._started = time.perf_counter()
+        self._phase_ms: dict[str, float] = {}
+
+    # --- the run ---
+
+    async def run(self) -> dict:
+        task = self.task
+        self._started = time.perf_counter()
+        task.status, task.started_at = Status.RUNNING, task.started_at or _now()
+        await Task.objects.filter(pk=task.pk).aupdate(status=task.status, started_at=task.started_at, error="")
+        await self._plan()
+        await self._ground()
+        self._changed()
+        await self._answers()
+        ok = self.answer_slots()
+        need = min_answers(len(self.models))
+        if len(ok) < need:
+            failures = "; ".join(
+                f"{verdicts.label(s)} {self.models[s]}: {self.rows[f'answer-{s}'].error or 'failed'}"
+                for s in range(len(self.models))
+                if s not in ok
+            )
+            raise TaskError(
+                f"only {len(ok)} of {len(self.models)} models answered and {need} are needed "
+                f"(ORCHESTRATION_MIN_ANSWERS): {failures}"
+            )
+        await self._skip_unusable(ok)
+        checks: list[Awaitable] = []
+        if task.strategy == Task.Strategy.CROSS_VALIDATE and len(ok) >= 2:
+            checks.append(self._reviews(ok))
+        if task.strategy == Task.Strategy.VOTE and len(ok) >= 2:
+            checks.append(self._ballots(ok))
+        if self.options.get("hallucination_check", True):
+            checks.append(self._hallucination(ok))
+        started = time.perf_counter()
+        await asyncio.gather(*checks)
+        self._phase_ms["checks_wall"] = (time.perf_counter() - started) * 1000
+        agreement = await self._agreement(ok)
+        decision = await self._decide(ok, agreement)
+        return await self._finish(ok, agreement, decision)
+
+    def answer_slots(self) -> list[int]:
+        return [s for s in range(len(self.models)) if self.rows[f"answer-{s}"].status == State.SUCCEEDED]
+
+    # --- the plan: one row per model call, created once, kept across attempts ---
+
+    def _planned(self) -> list[tuple[str, str, str, str]]:
+        """(key, kind, title, model) of every subtask this task will have, in checklist order."""
+        n, label = len(self.models), verdicts.label
+        planned = [
+            (f"answer-{i}", Subtask.Kind.ANSWER, f"Answer {label(i)} · {m}", m) for i, m in enumerate(self.models)
+        ]
+        if n >= 2 and self.task.strategy == Task.Strategy.CROSS_VALIDATE:
+            planned += [
+                (f"review-{i}-{j}", Subtask.Kind.REVIEW, f"{label(i)} reviews {label(j)} · {self.models[i]}", self.models[i])
+                for i in range(n) for j in range(n) if i != j
+            ]  # fmt: skip
+        if n >= 2 and self.task.strategy == Task.Strategy.VOTE:
+            planned += [
+                (f"vote-{i}", Subtask.Kind.VOTE, f"{label(i)} votes · {m}", m) for i, m in enumerate(self.models)
+            ]
+        planned.append(("decision", Subtask.Kind.DECISION, "Decision", ""))
+        return planned
+
+    async def _plan(self) -> None:
+        planned = self._planned()
+        await Subtask.objects.abulk_create(
+            [Subtask(task=self.task, key=k, kind=kind, title=title[:300], model=model, position=i)
+             for i, (k, kind, title, model) in enumerate(planned)],
+            ignore_conflicts=True,
+        )  # fmt: skip
+        self.rows = {row.key: row async for row in Subtask.objects.filter(task=self.task)}
+        # A row left running, failed or cancelled by an earlier attempt is asked again; finished ones are kept.
+        again = [r for r in self.rows.values() if r.status != State.SUCCEEDED]
+        self.resumed = any(r.status == State.SUCCEEDED for r in self.rows.values())
+        if again:
+            await Subtask.objects.filter(pk__in=[r.pk for r in again]).aupdate(
+                status=State.PENDING, error="", started_at=None, completed_at=None
+            )
+            for row in again:
+                row.status, row.error, row.started_at, row.completed_at = State.PENDING, "", None, None
+
+    async def _ground(self) -> None:
+        """The knowledge-base chunks for the prompt, as numbered sources in the system prompt."""
+        system = self.task.system_prompt.strip()
+        if self.task.knowledge_base_ids:
+            from chat.grounding import retrieve
+
+            user = await _user_of(self.task)
+            grounding = await retrieve(user=user, kb_ids=list(self.task.knowledge_base_ids), query=self.task.prompt)
+            self.sources = list(grounding.sources)
+            if grounding.citations:
+                system = f"{system}\n\n{grounding.system_text}".strip()
+            sources = grounding.citations or ([{"warning": grounding.warning}] if grounding.warning else [])
+            if sources != self.task.sources:
+                self.task.sources = sources
+                await Task.objects.filter(pk=self.task.pk).aupdate(sources=sources)
+        self.messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": self.task.prompt}
+        ]
+
+    # --- rows: saved in order per row, published coalesced ---
+
+    def _write(self, row: Subtask, **fields) -> asyncio.Task:
+        for name, value in fields.items():
+            setattr(row, name, value)
+        previous = self._writes.get(row.key)
+
+        async def write() -> None:
+            if previous is not None:
+                with contextlib.suppress(Exception):  # its own failure was logged; this write still happens
+                    await asyncio.shield(previous)
+            await Subtask.objects.filter(pk=row.pk).aupdate(**fields)
+
+        self._writes[row.key] = asyncio.ensure_future(write())
+        self._changed()
+        return self._writes[row.key]
+
+    def _changed(self) -> None:
+        done = sum(1 for r in self.rows.values() if r.status in DONE)
+        self.progress = max(self.progress, round(0.02 + 0.96 * done / max(1, len(self.rows)), 4))
+        if self.publish is None:
+            return
+        self._dirty = True
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._flush())
+
+    def checklist(self) -> list[dict]:
+        return [checklist_entry(r) for r in sorted(self.rows.values(), key=lambda r: r.position)]
+
+    async def _flush(self) -> None:
+        while self._dirty:
+            self._dirty = False
+            try:
+                await self.publish(self.checklist(), self.progress)
+            except Exception:  # a lost update is repaired by the next one; the run goes on
+                log.warning("task %s: publishing progress failed", self.task.pk, exc_info=True)
+
+    async def settle(self) -> None:
+        """Wait for every pending row write and publish (before the end of the run is reported)."""
+        pending = [w for w in self._writes.values() if not w.done()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
+
+    async def _call(self, row: Subtask, work: Callable[[], Awaitable[dict]]) -> bool:
+        """Run one model call as a row: running, then succeeded with what `work` returns, or failed."""
+        self._write(row, status=State.RUNNING, started_at=_now(), error="")
+        try:
+            fields = await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of one call is that subtask's, recorded on it
+            if not isinstance(exc, (TaskError, ValueError)):
+                log.info("task %s %s failed: %s", self.task.pk, row.key, exc)
+            await self._write(row, status=State.FAILED, error=_describe(exc), completed_at=_now())
+            return False
+        await self._write(row, status=State.SUCCEEDED, completed_at=_now(), **fields)
+        return True
+
+    async def _chat(self, *, messages: list[dict], model: str, max_tokens: int, temperature=None, json=False):
+        from llm import gateway
+
+        request = gateway.ChatRequest(
+            messages=messages, model=model, max_tokens=max_tokens, temperature=temperature, expect_json=json
+        )
+        try:
+            return await gateway.chat(request)
+        except gateway.GatewayError as exc:
+            if json and exc.code == "bad_request":
+                # Some servers refuse `response_format` (LM Studio wants a schema): ask again without it.
+                request.expect_json = False
+                return await gateway.chat(request)
+            raise
+
+    @staticmethod
+    def _measured(result, started: float) -> dict:
+        return {
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+            "prompt_tokens": _tokens(result.usage, "prompt_tokens"),
+            "completion_tokens": _tokens(result.usage, "completion_tokens"),
+        }
+
+    # --- answers ---
+
+    async def _answers(self) -> None:
+        started = time.perf_counter()
+        todo = [s for s in range(len(self.models)) if self.rows[f"answer-{s}"].status != State.SUCCEEDED]
+        await asyncio.gather(*(self._call(self.rows[f"answer-{s}"], self._answer_work(s)) for s in todo))
+        self._phase_ms["answers_wall"] = (time.perf_counter() - started) * 1000
+
+    def _answer_work(self, slot: int) -> Callable[[], Awaitable[dict]]:
+        async def work() -> dict:
+            started = time.perf_counter()
+            result = await self._chat(
+                messages=self.messages, model=self.models[slot], temperature=self.options.get("temperature"),
+                max_tokens=self.options.get("max_tokens") or ANSWER_MAX_TOKENS,
+            )  # fmt: skip
+            flags = [{"code": f.code, "reason": f.reason} for f in result.flags]
+            if not result.content.strip():
+                raise TaskError("the model answered with no text")
+            data = {"backend": result.backend, "served_by": result.model, "finish_reason": result.finish_reason,
+                    "flags": flags, "timings": result.timings,
+                    "attempts": [a.to_dict() for a in result.attempts]}  # fmt: skip
+            return {"content": result.content, "data": data, **self._measured(result, started)}
+
+        return work
+
+    async def _skip_unusable(self, ok: list[int]) -> None:
+        """Reviews and ballots that involve a model with no answer cannot happen: skipped, not failed."""
+        for row in self.rows.values():
+            if row.kind == Subtask.Kind.REVIEW:
+                _, i, j = row.key.split("-")
+                usable = int(i) in ok and int(j) in ok
+            elif row.kind == Subtask.Kind.VOTE:
+                usable = int(row.key.split("-")[1]) in ok
+            else:
+                continue
+            if not usable and row.status != State.SKIPPED:
+                self._write(row, status=State.SKIPPED, completed_at=_now(), error="its model gave no answer")
+
+    # --- checks ---
+
+    def _content(self, slot: int) -> str:
+        return self.rows[f"answer-{slot}"].content
+
+    async def _reviews(self, ok: list[int]) -> None:
+        calls = []
+        for i in ok:
+            for j in ok:
+                row = self.rows.get(f"review-{i}-{j}")
+                if i != j and row is not None and row.status != State.SUCCEEDED:
+                    calls.append(self._call(row, self._review_work(i, j)))
+        await asyncio.gather(*calls)
+
+    def _review_work(self, reviewer: int, target: int) -> Callable[[], Awaitable[dict]]:
+        async def work() -> dict:
+            started = time.perf_counter()
+            result = await self._chat(
+                messages=verdicts.review_messages(question=self.task.prompt, answer=self._content(target),
+                                                  sources=self.sources),
+                model=self.models[reviewer], temperature=0.0, json=True,
+                max_tokens=self.options.get("review_max_tokens") or REVIEW_MAX_TOKENS,
+            )  # fmt: skip
+            review = verdicts.review_parse(result.content)
+            data = {"reviewer": reviewer, "target": target, **review.to_dict(),
+                    "flags": [{"code": f.code, "reason": f.reason} for f in result.flags]}  # fmt: skip
+            return {"content": result.content, "data": data, **self._measured(result, started)}
+
+        return work
+
+    async def _ballots(self, ok: list[int]) -> None:
+        calls = []
+        for voter in ok:
+            row = self.rows[f"vote-{voter}"]
+            if row.status != State.SUCCEEDED:
+                calls.append(self._call(row, self._ballot_work(voter, ok)))
+        await asyncio.gather(*calls)
+
+    def _ballot_work(self, voter: int, ok: list[int]) -> Callable[[], Awaitable[dict]]:
+        async def work() -> dict:
+            offered = {s: self._content(s) for s in ok if s != voter}
+            started = time.perf_counter()
+            result = await self._chat(
+                messages=verdicts.ballot_messages(question=self.task.prompt, answers=offered),
+                model=self.models[voter], temperature=0.0, json=True,
+                max_tokens=self.options.get("review_max_tokens") or REVIEW_MAX_TOKENS,
+            )  # fmt: skip
+            choice = verdicts.choice_parse(result.content, set(offered))
+            data = {"voter": voter, "choice": choice.slot, "label": verdicts.label(choice.slot) if choice.parsed else None,
+                    "verdict": "voted" if choice.parsed else verdicts.UNPARSED, "reason": choice.reason}  # fmt: skip
+            return {"content": result.content, "data": data, **self._measured(result, started)}
+
+        return work
+
+    async def _hallucination(self, ok: list[int]) -> None:
+        """The detector's score for each answer: the other answers are its samples, the chunks its sources."""
+        try:
+            from hallucination import detector
+        except ImportError:
+            log.warning("the hallucination detector is not installed; answers are not scored")
+            return
+        embed = _embedder()
+        timeout = float(getattr(settings, "HALLUCINATION_TIMEOUT_S", 180))
+
+        async def one(slot: int) -> None:
+            row = self.rows[f"answer-{slot}"]
+            if row.hallucination_score is not None:
+                return
+            samples = [self._content(s) for s in ok if s != slot]
+            try:
+                report = await asyncio.wait_for(
+                    detector.detect(row.content, prompt=self.task.prompt, sources=self.sources, samples=samples,
+                                    embed=embed),
+                    timeout,
+                )  # fmt: skip
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the answer stays, unscored, and says why
+                log.warning("task %s: hallucination check of %s failed", self.task.pk, row.key, exc_info=True)
+                await self._write(row, data={**row.data, "hallucination": {"error": _describe(exc)}})
+                return
+            await self._write(row, hallucination_score=round(report.score, 4),
+                              data={**row.data, "hallucination": _report_summary(report)})  # fmt: skip
+
+        await asyncio.gather(*(one(s) for s in ok))
+
+    # --- agreement and decision ---
+
+    def _review_rows(self) -> list[Subtask]:
+        return [r for r in self.rows.values() if r.kind == Subtask.Kind.REVIEW]
+
+    async def _agreement(self, ok: list[int]) -> dict:
+        """The matrix (row: reviewer, column: answer: 1 agree, 0 disagree, null unknown) and each answer's score."""
+        n = len(self.models)
+        verdict_of = [["self" if i == j else "skipped" for j in range(n)] for i in range(n)]
+        for row in self._review_rows():
+            _, i, j = row.key.split("-")
+            i, j = int(i), int(j)
+            verdict_of[i][j] = (
+                row.data.get("verdict", verdicts.UNPARSED) if row.status == State.SUCCEEDED else row.status
+            )
+        matrix = [[{verdicts.AGREE: 1, verdicts.DISAGREE: 0}.get(v) for v in line] for line in verdict_of]
+        scores: list[float | None] = []
+        for j in range(n):
+            column = [matrix[i][j] for i in range(n) if i != j and matrix[i][j] is not None]
+            scores.append(round(mean(column), 4) if column else None)
+        for slot in ok:
+            row = self.rows[f"answer-{slot}"]
+            if row.agreement_score != scores[slot]:
+                self._write(row, agreement_score=scores[slot])
+        return {"labels": [verdicts.label(i) for i in range(n)], "models": self.models, "matrix": matrix,
+                "verdicts": verdict_of, "scores": scores}  # fmt: skip
+
+    def _halluc(self, slot: int) -> float:
+        score = self.rows[f"answer-{slot}"].hallucination_score
+        return 1.0 if score is None else score  # unscored answers lose ties to scored ones
+
+    def _rank(self, slots: list[int], count: Callable[[int], float]) -> int:
+        return min(slots, key=lambda s: (-count(s), self._halluc(s), s))
+
+    async def _decide(self, ok: list[int], agreement: dict) -> dict:
+        row = self.rows["decision"]
+        strategy = self.task.strategy
+        if row.status == State.SUCCEEDED and row.data.get("winner") in ok:
+            return dict(row.data)  # decided by an earlier attempt
+        self._write(row, status=State.RUNNING, started_at=_now())
+        if len(ok) == 1:
+            decision = {"method": "single", "winner": ok[0], "support": None,
+                        "reasoning": "Only one model answered, so there was nothing to compare."}  # fmt: skip
+        elif strategy == Task.Strategy.CROSS_VALIDATE:
+            decision = await self._decide_reviews(ok, agreement, row)
+        elif strategy == Task.Strategy.VOTE:
+            decision = self._decide_ballots(ok)
+        else:
+            decision = await self._judge(ok, row, reviews=None)
+        decision["label"] = verdicts.label(decision["winner"])
+        decision["model"] = self.models[decision["winner"]]
+        fields = {"status": State.SUCCEEDED, "completed_at": _now(), "data": decision}
+        if decision.get("judge_failed"):
+            fields.update(status=State.FAILED, error=decision["judge_failed"])
+        row.title = {"consensus": "Decision: consensus", "judge": "Decision: judge", "vote": "Decision: vote",
+                     "single": "Decision: one answer"}.get(decision["method"], "Decision")  # fmt: skip
+        fields["title"] = row.title
+        await self._write(row, **fields)
+        return decision
+
+    async def _decide_reviews(self, ok: list[int], agreement: dict, row: Subtask) -> dict:
+        reviews = [r for r in self._review_rows() if r.status != State.SKIPPED]
+        read = [r.data.get("verdict") for r in reviews if r.status == State.SUCCEEDED]
+        read = [v for v in read if v in (verdicts.AGREE, verdicts.DISAGREE)]
+        scores = agreement["scores"]
+
+        def agrees(slot: int) -> float:
+            return sum(1 for i in range(len(self.models)) if agreement["matrix"][i][slot] == 1)
+
+        if read and verdicts.DISAGREE not in read and len(read) >= CONSENSUS_MIN_READ * len(reviews):
+            winner = self._rank(ok, lambda s: scores[s] if scores[s] is not None else -1)
+            return {"method": "consensus", "winner": winner, "support": scores[winner],
+                    "reasoning": f"All {len(read)} readable reviews agree."}  # fmt: skip
+        if self.task.tiebreaker == Task.Tiebreaker.VOTE:
+            return self._vote_by_reviews(ok, agreement, agrees, read, reviews)
+        by_slot: dict[int, list[dict]] = {}
+        for review in reviews:
+            if review.status == State.SUCCEEDED:
+                data = review.data
+                by_slot.setdefault(data["target"], []).append(
+                    {"reviewer": data["reviewer"], "verdict": data.get("verdict"), "reasons": data.get("reasons", "")}
+                )
+        decision = await self._judge(ok, row, reviews=by_slot)
+        if decision["method"] != "judge":
+            fallback = self._vote_by_reviews(ok, agreement, agrees, read, reviews)
+            fallback["reasoning"] = f"{decision['reasoning']} Decided by the reviews instead: {fallback['reasoning']}"
+            fallback["judge_model"] = decision.get("judge_model")
+            fallback["judge_failed"] = decision.get("judge_failed")
+            fallback["raw"] = decision.get("raw", "")
+            return fallback
+        # The judge's ruling counts as one more judgement backing the winner.
+        column = [agreement["matrix"][i][decision["winner"]] for i in range(len(self.models))]
+        known = [v for v in column if v is not None] + [1]
+        decision["support"] = round(mean(known), 4)
+        return decision
+
+    def _vote_by_reviews(self, ok, agreement, agrees, read, reviews) -> dict:
+        winner = self._rank(ok, agrees)
+        scores = agreement["scores"]
+        counts = {verdicts.label(s): int(agrees(s)) for s in ok}
+        if not read:
+            reasoning = f"None of the {len(reviews)} reviews could be read; the answer with the fewest signs of hallucination was chosen."
+        else:
+            reasoning = (f"The reviews disagree; answer {verdicts.label(winner)} has the most agreeing reviews "
+                         f"({counts[verdicts.label(winner)]}).")  # fmt: skip
+        return {"method": "vote", "winner": winner, "support": scores[winner], "votes": counts, "reasoning": reasoning}
+
+    def _decide_ballots(self, ok: list[int]) -> dict:
+        ballots = [r for r in self.rows.values() if r.kind == Subtask.Kind.VOTE and r.status == State.SUCCEEDED]
+        cast = [r.data.get("choice") for r in ballots if r.data.get("choice") in ok]
+        counts = {s: cast.count(s) for s in ok}
+        winner = self._rank(ok, lambda s: counts[s])
+        if cast:
+            reasoning = f"Answer {verdicts.label(winner)} received {counts[winner]} of {len(cast)} readable ballots."
+        else:
+            reasoning = "No ballot could be read; the answer with the fewest signs of hallucination was chosen."
+        return {"method": "vote", "winner": winner, "support": round(counts[winner] / len(cast), 4) if cast else None,
+                "votes": {verdicts.label(s): counts[s] for s in ok}, "reasoning": reasoning}  # fmt: skip
+
+    def judge_model(self, ok: list[int]) -> str:
+        return self.task.judge_model or settings.ORCHESTRATION_JUDGE_MODEL or self.models[ok[0]]
+
+    async def _judge(self, ok: list[int], row: Subtask, *, reviews: dict | None) -> dict:
+        """The judge model's ruling; on failure or an unreadable reply, {"method": "fallback", …}."""
+        model = self.judge_model(ok)
+        row.model = model
+        self._write(row, model=model)
+        answers = {s: self._content(s) for s in ok}
+        started = time.perf_counter()
+        try:
+            result = await self._chat(
+                messages=verdicts.judge_messages(question=self.task.prompt, answers=answers, reviews=reviews),
+                model=model, temperature=0.0, json=True, max_tokens=DECISION_MAX_TOKENS,
+            )  # fmt: skip
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed judge falls back to the reviews, recorded
+            winner = self._rank(ok, lambda s: 0)
+            return {"method": "fallback", "winner": winner, "support": None, "judge_model": model,
+                    "judge_failed": f"the judge {model} failed: {_describe(exc)}",
+                    "reasoning": f"The judge {model} failed ({_describe(exc)})."}  # fmt: skip
+        measured = self._measured(result, started)
+        self._write(row, content=result.content, **measured)
+        choice = verdicts.choice_parse(result.content, set(ok))
+        if not choice.parsed:
+            winner = self._rank(ok, lambda s: 0)
+            return {"method": "fallback", "winner": winner, "support": None, "judge_model": model, "raw": result.content[:2000],
+                    "reasoning": f"The judge's ruling could not be read; answer {verdicts.label(winner)} has the fewest signs of hallucination."}  # fmt: skip
+        return {"method": "judge", "winner": choice.slot, "support": 1.0, "judge_model": model,
+                "reasoning": choice.reason or "(the judge gave no reason)"}  # fmt: skip
+
+    # --- the end ---
+
+    def _metrics(self, ok: list[int], decision: dict) -> dict:
+        rows = list(self.rows.values())
+        answers = [r for r in rows if r.kind == Subtask.Kind.ANSWER]
+        checks = [r for r in rows if r.kind in (Subtask.Kind.REVIEW, Subtask.Kind.VOTE) and r.latency_ms is not None]
+        judged = self.rows["decision"].latency_ms or 0.0
+        slowest_answer = max((r.latency_ms or 0.0 for r in answers if r.status == State.SUCCEEDED), default=0.0)
+        slowest_check = max((r.latency_ms for r in checks), default=0.0)
+        critical = slowest_answer + slowest_check + judged
+        wall = (time.perf_counter() - self._started) * 1000
+        metrics = {
+            "answers": {"asked": len(self.models), "succeeded": len(ok), "failed": len(self.models) - len(ok)},
+            "tokens": {
+                "prompt": sum(r.prompt_tokens or 0 for r in rows),
+                "completion": sum(r.completion_tokens or 0 for r in rows),
+            },
+            "model_time_ms": round(sum(r.latency_ms or 0.0 for r in rows), 1),
+            "slowest_answer_ms": round(slowest_answer, 1),
+            "critical_path_ms": round(critical, 1),
+            "wall_ms": round(wall, 1),
+            "overhead_ms": None if self.resumed else round(wall - critical, 1),
+            "resumed": self.resumed,
+        }
+        reviews = [r for r in rows if r.kind == Subtask.Kind.REVIEW]
+        if reviews:
+            tally: dict[str, int] = {}
+            for r in reviews:
+                key = r.data.get("verdict", verdicts.UNPARSED) if r.status == State.SUCCEEDED else r.status
+                tally[key] = tally.get(key, 0) + 1
+            metrics["reviews"] = tally
+        return metrics
+
+    async def _finish(self, ok: list[int], agreement: dict, decision: dict) -> dict:
+        winner = decision["winner"]
+        honesty = self.rows[f"answer-{winner}"].hallucination_score
+        parts = [p for p in (decision.get("support"), None if honesty is None else 1 - honesty) if p is not None]
+        confidence = round(mean(parts), 4) if parts else None
+        await self.settle()
+        fields = {
+            "status": Status.SUCCEEDED, "final_answer": self._content(winner), "confidence": confidence,
+            "decision": decision, "agreement": agreement, "metrics": self._metrics(ok, decision),
+            "progress": 1.0, "finished_at": _now(), "error": "",
+        }  # fmt: skip
+        written = await Task.objects.filter(pk=self.task.pk, finished_at__isnull=True).aupdate(**fields)
+        if written:
+            for name, value in fields.items():
+                setattr(self.task, name, value)
+        else:  # another attempt finished it first: its result stands
+            self.task = await Task.objects.aget(pk=self.task.pk)
+        return task_summary(self.task)
+
+    async def end_unfinished(self, status: str, error: str = "") -> None:
+        """After a failure or a cancel: rows still open end with the task; the task records how it ended."""
+        await self.settle()
+        row_status = State.CANCELLED if status == Status.CANCELLED else State.SKIPPED
+        open_rows = [r for r in self.rows.values() if r.status not in DONE]
+        for row in open_rows:
+            row.status, row.completed_at = row_status, _now()
+        if open_rows:
+            await Subtask.objects.filter(pk__in=[r.pk for r in open_rows]).aupdate(
+                status=row_status, completed_at=_now()
+            )
+        await Task.objects.filter(pk=self.task.pk, finished_at__isnull=True).aupdate(
+            status=status, error=error[:2000], finished_at=_now()
+        )
+        self.task.status, self.task.error = status, error[:2000]
+        if self.publish is not None:
+            await self.publish(self.checklist(), self.progress)
+
+
+async def _user_of(task: Task):
+    from django.contrib.auth import get_user_model
+
+    return await get_user_model().objects.aget(pk=task.user_id)
+
+
+def _report_summary(report) -> dict:
+    """What a task keeps of a detector report: the verdict, the signals and the doubtful sentences only."""
+    data = report.to_dict()
+    return {
+        "score": data["score"], "verdict": data["verdict"], "mode": data["mode"],
+        "signals": {name: {"score": s["score"], "used": s["used"]} for name, s in data["signals"].items()},
+        "flagged": [s for s in data["sentences"] if s["label"] != "supported"][:20],
+        "ms": data["ms"],
+    }  # fmt: skip
+
+
+def task_summary(task: Task) -> dict:
+    """The job's result for a finished task (what `task:update` carries at the end)."""
+    decision = task.decision or {}
+    return {
+        "task_id": task.pk, "status": task.status, "final_answer": task.final_answer, "confidence": task.confidence,
+        "method": decision.get("method"), "winner": decision.get("label"), "model": decision.get("model"),
+        "error": task.error or None,
+    }  # fmt: skip
