@@ -15,6 +15,8 @@ the test model asked through the gateway (Gemma 3 270M: a weak judge, measured a
 4 answers (one of each kind) only, which makes its AUC-PR a rough figure. AUC-PR is per sentence; a signal that abstains on a sentence counts as 0 there.
 `--fit` refits the weights on the even-numbered documents and prints them with the figures on the
 odd-numbered ones, and the verdict thresholds (the constants in hallucination/detector.py come from this).
+Without --quick, the detector also runs with the local sentence embedder (all-MiniLM-L6-v2, when installed)
+and prints the *_local_embeddings figures.
 Retrieval: the corpus is ingested into a knowledge base (chunks of 120 words, embedded by the test model)
 and each question is searched with knowledge.retrieval (vector + BM25); recall@5 counts the questions
 whose document is among the top 5 chunks.
@@ -108,7 +110,7 @@ def retrieval_measure(data: dict, user) -> dict[str, float]:
     }
 
 
-async def detection(data: dict, *, judge_every: int) -> dict:
+async def detection(data: dict, *, judge_every: int, local_embed=None) -> dict:
     """Run the detector on every answer (no judge), and with the judge on every `judge_every`-th answer."""
     from hallucination import detector
 
@@ -119,6 +121,14 @@ async def detection(data: dict, *, judge_every: int) -> dict:
             judge_model="", signals=LOCAL_SIGNALS,
         )  # fmt: skip
         rows.append({"case": case, "report": report, "labels": labels_for(case, report)})
+    embedded = []  # the same with the local sentence embedder (all-MiniLM-L6-v2), when installed
+    if local_embed is not None:
+        for case in data["cases"]:
+            report = await detector.detect(
+                case["answer"], prompt=case["question"], sources=[case["source"]], samples=case["samples"],
+                judge_model="", signals=LOCAL_SIGNALS, embed=local_embed,
+            )  # fmt: skip
+            embedded.append({"case": case, "report": report, "labels": labels_for(case, report)})
     bare = []  # the same without sources: what a chat without a knowledge base gets
     for case in data["cases"]:
         report = await detector.detect(
@@ -134,7 +144,7 @@ async def detection(data: dict, *, judge_every: int) -> dict:
             judge_model="gemma-3-270m", signals=[*LOCAL_SIGNALS, "judge"],
         )  # fmt: skip
         judged.append({"case": case, "report": report, "labels": labels_for(case, report)})
-    return {"rows": rows, "bare": bare, "judged": judged}
+    return {"rows": rows, "bare": bare, "judged": judged, "embedded": embedded}
 
 
 def figures(result: dict, *, fit: bool) -> dict[str, float]:
@@ -180,6 +190,20 @@ def figures(result: dict, *, fit: bool) -> dict[str, float]:
             faithful
         )
         out[f"answer_recall{mode}"] = sum(r["report"].verdict != "supported" for r in wrong) / len(wrong)
+    if result["embedded"]:
+        embedded = result["embedded"]
+        for name in ("consistency", "support"):
+            out[f"auc_pr_{name}_local_embeddings"] = calibration.auc_pr(
+                [s.signals.get(name, 0.0) for r in embedded for s in r["report"].sentences], labels
+            )
+        out["auc_pr_combined_local_embeddings"] = calibration.auc_pr(
+            [s.score for r in embedded for s in r["report"].sentences], labels
+        )
+        faithful = [r for r in embedded if not any(r["labels"])]
+        wrong = [r for r in embedded if any(r["labels"])]
+        out["answer_false_alarm_rate_local_embeddings"] = sum(r["report"].verdict != "supported" for r in faithful) / len(faithful)  # fmt: skip
+        out["answer_recall_local_embeddings"] = sum(r["report"].verdict != "supported" for r in wrong) / len(wrong)
+        out["detect_ms_per_answer_local_embeddings"] = statistics.mean(r["report"].ms for r in embedded)
     out["sentences"] = len(labels)
     out["answers"] = len(rows)
     out["detect_ms_per_answer"] = statistics.mean(r["report"].ms for r in rows)
@@ -281,7 +305,15 @@ def main() -> None:
         phase("servers up")
         retrieval = retrieval_measure(data, user)
         phase("retrieval")
-        result = asyncio.run(detection(data, judge_every=14 if args.quick else 1))
+        local_embed = None
+        if not args.quick:
+            from knowledge import embedding
+
+            if embedding.local_available():
+                local_embed = embedding.aembed_local
+            else:
+                print("# the local embedder is not installed: no *_local_embeddings figures", file=sys.stderr)
+        result = asyncio.run(detection(data, judge_every=14 if args.quick else 1, local_embed=local_embed))
         phase("detection")
         result["documents"] = data["documents"]
         out = figures(result, fit=args.fit)
