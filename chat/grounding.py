@@ -1,6 +1,6 @@
 """Grounding an answer in the conversation's knowledge bases: retrieve, tell the model, keep the citations.
 
-The best chunks for the user's question go into the system prompt as numbered sources; the model is
+The best chunks for the user's question go before it, in the user turn, as numbered sources; the model is
 asked to cite them as [1], [2], …; the message keeps the chunks it was given, so the page links each
 marker to its source and the hallucination check measures the answer against the same text.
 """
@@ -83,10 +83,15 @@ async def retrieve(*, user, kb_ids: list[int], query: str, k: int | None = None)
 
 
 def grounded_messages(messages: list[dict], grounding: Grounding) -> list[dict]:
-    """The conversation with the sources added to (or as) the system prompt."""
+    """The conversation with the sources put before the last question, in the user turn.
+
+    Not in the system prompt: some chat templates (Gemma's, in llama.cpp) drop system messages, and the
+    sources belong to this question only. Stored history is untouched: this is the request alone."""
     if not grounding.citations:
         return messages
-    if messages and messages[0]["role"] == "system":
-        first = {"role": "system", "content": f"{messages[0]['content']}\n\n{grounding.system_text}"}
-        return [first, *messages[1:]]
-    return [{"role": "system", "content": grounding.system_text}, *messages]
+    last = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=None)
+    if last is None:
+        return [*messages, {"role": "user", "content": grounding.system_text}]
+    question = messages[last]["content"]
+    asked = {"role": "user", "content": f"{grounding.system_text}\n\nQuestion: {question}"}
+    return [*messages[:last], asked, *messages[last + 1 :]]

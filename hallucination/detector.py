@@ -312,11 +312,14 @@ class Attempt:
 
 
 def grounded_messages(messages: list[dict], sources: Sequence[str]) -> list[dict]:
-    """The conversation with the sources as numbered passages in the system prompt."""
+    """The conversation with the sources as numbered passages before the last question, in the user turn
+    (some chat templates, Gemma's in llama.cpp among them, drop system prompts)."""
     block = GROUNDING + "\n\n" + "\n\n".join(f"[{n}] {s.strip()}" for n, s in enumerate(sources, start=1))
-    if messages and messages[0].get("role") == "system":
-        return [{"role": "system", "content": f"{messages[0]['content']}\n\n{block}"}, *messages[1:]]
-    return [{"role": "system", "content": block}, *messages]
+    last = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=None)
+    if last is None:
+        return [*messages, {"role": "user", "content": block}]
+    asked = {"role": "user", "content": f"{block}\n\nQuestion: {messages[last]['content']}"}
+    return [*messages[:last], asked, *messages[last + 1 :]]
 
 
 @dataclass

@@ -70,9 +70,11 @@ async def test_answers_are_grounded_and_cite_their_sources(alice, notes, faked):
         assert citations[0]["page"] == f"/knowledge/{notes.pk}/sources/{citations[0]['source_id']}/#chunk-0"
         assert "Yeast ferments" in citations[0]["excerpt"]
         # the model was told: the sources, numbered, in the system prompt
-        system = chat_bodies(faked)[-1]["messages"][0]
-        assert system["role"] == "system" and "[1] Bread" in system["content"] and "cite it as [n]" in system["content"]
-        assert "Yeast ferments the sugars" in system["content"]
+        asked = chat_bodies(faked)[-1]["messages"]
+        assert [m["role"] for m in asked] == ["user"]  # in the user turn: some templates drop system prompts
+        assert "[1] Bread" in asked[0]["content"] and "cite it as [n]" in asked[0]["content"]
+        assert "Yeast ferments the sugars" in asked[0]["content"]
+        assert asked[0]["content"].endswith("Question: Why does the dough rise when yeast ferments?")
         # stored on the message, and in history
         message = await Message.objects.aget(pk=done["message_id"])
         assert message.citations == citations
@@ -147,19 +149,18 @@ def test_settings_attach_only_own_bases(alice_client, alice, bob):
     assert listed[0]["knowledge_base_ids"] == [mine.pk]
 
 
-def test_sources_join_the_system_prompt():
+def test_sources_go_before_the_last_question():
     g = grounding.Grounding(
         citations=[{"n": 1, "source_title": "A", "heading": "Intro"}, {"n": 2, "source_title": "B", "heading": ""}],
         sources=["alpha text", "beta text"],
     )
-    merged = grounding.grounded_messages(
-        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "q"}], g
-    )
-    assert merged[0]["content"].startswith("Be brief.\n\n" + grounding.INSTRUCTIONS)
-    assert "[1] A — Intro\nalpha text" in merged[0]["content"] and "[2] B\nbeta text" in merged[0]["content"]
-    assert merged[1] == {"role": "user", "content": "q"}
-    alone = grounding.grounded_messages([{"role": "user", "content": "q"}], g)
-    assert alone[0]["role"] == "system" and len(alone) == 2
+    history = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "first"},
+               {"role": "assistant", "content": "one"}, {"role": "user", "content": "q"}]  # fmt: skip
+    merged = grounding.grounded_messages(history, g)
+    assert merged[:3] == history[:3]  # the instructions and earlier turns as they were
+    assert merged[3]["role"] == "user" and merged[3]["content"].startswith(grounding.INSTRUCTIONS)
+    assert "[1] A — Intro\nalpha text" in merged[3]["content"] and "[2] B\nbeta text" in merged[3]["content"]
+    assert merged[3]["content"].endswith("\n\nQuestion: q") and len(merged) == 4
     assert grounding.grounded_messages([{"role": "user", "content": "q"}], grounding.Grounding()) == [
         {"role": "user", "content": "q"}
     ]

@@ -101,9 +101,11 @@ async def test_attempts_are_json_for_the_message_and_progress_is_reported(script
     assert data[2]["report"]["sentences"][0]["text"] == FAITHFUL
 
 
-def test_grounding_goes_into_the_system_prompt_with_numbered_sources():
+def test_grounding_goes_before_the_question_in_the_user_turn():
     messages = grounded_messages([{"role": "system", "content": "Be brief."}, *MESSAGES], ["alpha", "beta"])
-    assert messages[0]["role"] == "system" and messages[0]["content"].startswith("Be brief.")
-    assert "[1] alpha" in messages[0]["content"] and "[2] beta" in messages[0]["content"]
-    assert messages[1:] == MESSAGES
-    assert grounded_messages(MESSAGES, ["alpha"])[0]["role"] == "system"
+    assert messages[0] == {"role": "system", "content": "Be brief."}
+    assert (
+        messages[1]["role"] == "user" and "[1] alpha" in messages[1]["content"] and "[2] beta" in messages[1]["content"]
+    )
+    assert messages[1]["content"].endswith(f"Question: {MESSAGES[-1]['content']}") and len(messages) == 2
+    assert [m["role"] for m in grounded_messages(MESSAGES, ["alpha"])] == ["user"]
