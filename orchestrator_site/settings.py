@@ -307,8 +307,8 @@ KNOWLEDGE_EMBEDDING_MODEL = os.environ.get("KNOWLEDGE_EMBEDDING_MODEL", "")
 # Whether a new base may pick the local model by itself when no backend lists an embedding model.
 KNOWLEDGE_LOCAL_EMBEDDINGS = envbool("KNOWLEDGE_LOCAL_EMBEDDINGS", True)
 # A base with more embedded chunks than this is searched through an approximate (HNSW, faiss) index
-# instead of comparing the query with every chunk; 0: never.
-KNOWLEDGE_VECTOR_INDEX_MIN_CHUNKS = envint("KNOWLEDGE_VECTOR_INDEX_MIN_CHUNKS", 200_000)
+# instead of comparing the query with every chunk; 0: never (see knowledge/retrieval.py for the figures).
+KNOWLEDGE_VECTOR_INDEX_MIN_CHUNKS = envint("KNOWLEDGE_VECTOR_INDEX_MIN_CHUNKS", 50_000)
 KNOWLEDGE_EMBED_BATCH = envint("KNOWLEDGE_EMBED_BATCH", 32)
 KNOWLEDGE_MAX_CHUNKS_PER_SOURCE = envint("KNOWLEDGE_MAX_CHUNKS_PER_SOURCE", 5000)
 # Zip-bomb guard for .docx: the most a document may unpack to, in MB.
