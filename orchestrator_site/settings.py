@@ -297,7 +297,7 @@ BROWSER_ALLOWED_NETWORKS = envlist("BROWSER_ALLOWED_NETWORKS")
 # --- Knowledge base ---
 # Uploads (txt, md, html, pdf, docx) are stored under DATA_DIR/knowledge/<base id>/ with generated names,
 # split into chunks of about KNOWLEDGE_CHUNK_TOKENS (word/punctuation pieces, see knowledge/chunking.py)
-# and embedded through the LLM gateway.
+# and embedded through the LLM gateway or the local CPU model (knowledge/embedding.py).
 KNOWLEDGE_MAX_UPLOAD_MB = envint("KNOWLEDGE_MAX_UPLOAD_MB", 20)
 KNOWLEDGE_CHUNK_TOKENS = envint("KNOWLEDGE_CHUNK_TOKENS", 300)
 KNOWLEDGE_CHUNK_OVERLAP = envint("KNOWLEDGE_CHUNK_OVERLAP", 50)
