@@ -31,9 +31,10 @@ SECTIONS: tuple[Section, ...] = (
     ),
     Section(
         "tasks",
-        "Tasks",
-        "/tasks/",
+        "Orchestrator",
+        "/orchestration/",
         "One task answered by several models, cross-checked, with a judge when they disagree.",
+        ready=True,
     ),
     Section(
         "knowledge",

@@ -1,9 +1,18 @@
 from django.urls import path
 
-from orchestration import views
+from orchestration import pages, views
 
 app_name = "orchestration"
 urlpatterns = [
+    path("", pages.index, name="index"),
+    path("tasks/new/", pages.task_new, name="task_new"),
+    path("tasks/<int:pk>/", pages.task_detail, name="task"),
+    path("workflows/", pages.workflow_list, name="workflows"),
+    path("workflows/new/", pages.workflow_new, name="workflow_new"),
+    path("workflows/<int:pk>/", pages.workflow_edit, name="workflow"),
+    path("runs/<int:pk>/", pages.run_detail, name="run"),
+    path("templates/", pages.template_list, name="templates"),
+    path("instructions/", pages.instruction_list, name="instructions"),
     path("api/openapi.json", views.api_openapi, name="api_openapi"),
     path("api/models", views.api_models, name="api_models"),
     path("api/tasks", views.api_tasks, name="api_tasks"),

@@ -1,0 +1,91 @@
+// Model output as markdown, the way the chat page shows it: parsed by marked and always sanitised by
+// DOMPurify. Raw HTML the model wrote is shown as text, images become links (they would load from
+// anywhere and break the CSP), links open in a new tab without the opener. If the libraries cannot be
+// loaded, the text is shown as it is.
+
+const SANITIZE = {
+  FORBID_TAGS: ["style", "img", "form", "input", "button", "textarea", "select", "option", "iframe", "frame",
+    "object", "embed", "video", "audio", "source", "picture", "link", "meta", "base", "dialog"],
+  FORBID_ATTR: ["style", "id", "name", "srcset", "form", "formaction", "autofocus", "tabindex"],
+  ALLOW_DATA_ATTR: false,
+};
+
+let loading = null;
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+/** {marked, DOMPurify} once loaded, or null when they cannot be (the text is then shown plain). */
+export function loadMarkdown() {
+  if (loading) return loading;
+  const root = document.querySelector("[data-marked-src]");
+  const urls = {
+    marked: (root && root.dataset.markedSrc) || "/static/vendor/marked.esm.js",
+    purify: (root && root.dataset.purifySrc) || "/static/vendor/purify.es.mjs",
+  };
+  loading = (async () => {
+    try {
+      const [markedModule, purifyModule] = await Promise.all([import(urls.marked), import(urls.purify)]);
+      const marked = markedModule.marked || markedModule.default;
+      const DOMPurify = purifyModule.default || purifyModule.DOMPurify;
+      if (!marked || !DOMPurify || typeof DOMPurify.sanitize !== "function") throw new Error("unexpected modules");
+      marked.use({
+        renderer: {
+          html(token) {
+            const text = escapeHtml((token && (token.text ?? token.raw)) || "");
+            return token && token.block ? `<p>${text}</p>` : text;
+          },
+          image(token) {
+            const href = token && token.href ? String(token.href) : "";
+            const text = (token && (token.text || token.title)) || href || "image";
+            return `<a href="${escapeHtml(href)}">${escapeHtml(`[image: ${text}]`)}</a>`;
+          },
+        },
+      });
+      DOMPurify.addHook("uponSanitizeAttribute", (node, data) => {
+        if (data.attrName === "class") {
+          const keep = node.nodeName === "CODE" && /^language-[\w+#.-]+$/.test(data.attrValue || "");
+          if (!keep) data.keepAttr = false;
+        }
+      });
+      DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+        if (node.nodeName === "A" && node.hasAttribute("href")) {
+          node.setAttribute("target", "_blank");
+          node.setAttribute("rel", "noopener noreferrer nofollow");
+        }
+      });
+      return { marked, DOMPurify };
+    } catch (error) {
+      console.warn("orchestrator: markdown unavailable, showing plain text", error);
+      return null;
+    }
+  })();
+  return loading;
+}
+
+/** Fills `node` with `text` rendered as sanitised markdown (plain text until the libraries are in). */
+export function renderMarkdown(node, text, md) {
+  node.classList.add("md");
+  const content = String(text ?? "");
+  if (!md) {
+    node.classList.add("is-plain");
+    node.textContent = content;
+    return node;
+  }
+  try {
+    node.innerHTML = md.DOMPurify.sanitize(md.marked.parse(content, { gfm: true, breaks: true }), SANITIZE);
+    node.classList.remove("is-plain");
+  } catch (error) {
+    console.warn("orchestrator: markdown failed", error);
+    node.classList.add("is-plain");
+    node.textContent = content;
+  }
+  for (const table of node.querySelectorAll("table")) {
+    const wrap = document.createElement("div");
+    wrap.className = "table-scroll";
+    table.replaceWith(wrap);
+    wrap.append(table);
+  }
+  return node;
+}
