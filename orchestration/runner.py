@@ -39,6 +39,9 @@ log = logging.getLogger(__name__)
 ANSWER_MAX_TOKENS = 1024
 REVIEW_MAX_TOKENS = 512
 DECISION_MAX_TOKENS = 512
+EMPTY_RETRIES = 1
+STREAM_PUBLISH_S = 0.5
+PREVIEW_CHARS = 8000
 CONSENSUS_MIN_READ = 0.5  # share of the reviews that must be readable for a consensus
 ERROR_MAX = 500
 
@@ -79,6 +82,28 @@ def _tokens(usage: dict, key: str) -> int | None:
     return value if isinstance(value, int) and value >= 0 else None
 
 
+def plan(task: Task) -> list[tuple[str, str, str, str]]:
+    """(key, kind, title, model) of every subtask the task will have, in checklist order."""
+    models, label = list(task.model_names), verdicts.label
+    n = len(models)
+    planned = [(f"answer-{i}", Subtask.Kind.ANSWER, f"Answer {label(i)} · {m}", m) for i, m in enumerate(models)]
+    if n >= 2 and task.strategy == Task.Strategy.CROSS_VALIDATE:
+        planned += [
+            (f"review-{i}-{j}", Subtask.Kind.REVIEW, f"{label(i)} reviews {label(j)} · {models[i]}", models[i])
+            for i in range(n) for j in range(n) if i != j
+        ]  # fmt: skip
+    if n >= 2 and task.strategy == Task.Strategy.VOTE:
+        planned += [(f"vote-{i}", Subtask.Kind.VOTE, f"{label(i)} votes · {m}", m) for i, m in enumerate(models)]
+    planned.append(("decision", Subtask.Kind.DECISION, "Decision", ""))
+    return planned
+
+
+def planned_checklist(task: Task) -> list[dict]:
+    """The checklist before anything ran (every subtask pending), for the job's first `task:update`."""
+    return [{"id": key, "title": title, "status": "pending", "completed_at": None, "kind": kind, "model": model}
+            for key, kind, title, model in plan(task)]  # fmt: skip
+
+
 def checklist_entry(row: Subtask) -> dict:
     """One subtask as `task:update` carries it: {id, title, status} plus completed_at, kind and model."""
     return {"id": row.key, "title": row.title, "status": row.status, "completed_at": _iso(row.completed_at),
@@ -117,6 +142,10 @@ class TaskRunner:
         self._flusher: asyncio.Task | None = None
         self._started = time.perf_counter()
         self._phase_ms: dict[str, float] = {}
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._limits_lock = asyncio.Lock()
+        self._partial: dict[str, list[str]] = {}
+        self._streamed_at = 0.0
 
     # --- the run ---
 
@@ -161,26 +190,8 @@ class TaskRunner:
 
     # --- the plan: one row per model call, created once, kept across attempts ---
 
-    def _planned(self) -> list[tuple[str, str, str, str]]:
-        """(key, kind, title, model) of every subtask this task will have, in checklist order."""
-        n, label = len(self.models), verdicts.label
-        planned = [
-            (f"answer-{i}", Subtask.Kind.ANSWER, f"Answer {label(i)} · {m}", m) for i, m in enumerate(self.models)
-        ]
-        if n >= 2 and self.task.strategy == Task.Strategy.CROSS_VALIDATE:
-            planned += [
-                (f"review-{i}-{j}", Subtask.Kind.REVIEW, f"{label(i)} reviews {label(j)} · {self.models[i]}", self.models[i])
-                for i in range(n) for j in range(n) if i != j
-            ]  # fmt: skip
-        if n >= 2 and self.task.strategy == Task.Strategy.VOTE:
-            planned += [
-                (f"vote-{i}", Subtask.Kind.VOTE, f"{label(i)} votes · {m}", m) for i, m in enumerate(self.models)
-            ]
-        planned.append(("decision", Subtask.Kind.DECISION, "Decision", ""))
-        return planned
-
     async def _plan(self) -> None:
-        planned = self._planned()
+        planned = plan(self.task)
         await Subtask.objects.abulk_create(
             [Subtask(task=self.task, key=k, kind=kind, title=title[:300], model=model, position=i)
              for i, (k, kind, title, model) in enumerate(planned)],
@@ -243,7 +254,14 @@ class TaskRunner:
             self._flusher = asyncio.ensure_future(self._flush())
 
     def checklist(self) -> list[dict]:
-        return [checklist_entry(r) for r in sorted(self.rows.values(), key=lambda r: r.position)]
+        entries = []
+        for row in sorted(self.rows.values(), key=lambda r: r.position):
+            entry = checklist_entry(row)
+            parts = self._partial.get(row.key)
+            if parts and row.status == State.RUNNING:
+                entry["text"] = "".join(parts)[:PREVIEW_CHARS]  # the answer so far
+            entries.append(entry)
+        return entries
 
     async def _flush(self) -> None:
         while self._dirty:
@@ -276,20 +294,38 @@ class TaskRunner:
         await self._write(row, status=State.SUCCEEDED, completed_at=_now(), **fields)
         return True
 
+    async def _limit(self, model: str) -> asyncio.Semaphore:
+        """How many calls to `model` this task makes at once: what its backends accept together (their
+        max_concurrency), so a single-slot server (llama.cpp's Python server interrupts the request it is
+        serving when another arrives) is asked one thing at a time and several servers share the work."""
+        from llm import gateway
+
+        async with self._limits_lock:  # one semaphore per model, even when the first calls start together
+            if model not in self._limits:
+                try:
+                    found = await gateway.candidates(model)
+                    capacity = sum({b.name: b.max_concurrency for b, _info, _state in found}.values())
+                except Exception:  # unknown here means the call itself will say what is wrong
+                    log.warning("task %s: the backends of %s could not be listed", self.task.pk, model, exc_info=True)
+                    capacity = 0
+                self._limits[model] = asyncio.Semaphore(max(1, capacity or len(self.models) ** 2))
+        return self._limits[model]
+
     async def _chat(self, *, messages: list[dict], model: str, max_tokens: int, temperature=None, json=False):
         from llm import gateway
 
         request = gateway.ChatRequest(
             messages=messages, model=model, max_tokens=max_tokens, temperature=temperature, expect_json=json
         )
-        try:
-            return await gateway.chat(request)
-        except gateway.GatewayError as exc:
-            if json and exc.code == "bad_request":
-                # Some servers refuse `response_format` (LM Studio wants a schema): ask again without it.
-                request.expect_json = False
+        async with await self._limit(model):
+            try:
                 return await gateway.chat(request)
-            raise
+            except gateway.GatewayError as exc:
+                if json and exc.code == "bad_request":
+                    # Some servers refuse `response_format` (LM Studio wants a schema): ask again without it.
+                    request.expect_json = False
+                    return await gateway.chat(request)
+                raise
 
     @staticmethod
     def _measured(result, started: float) -> dict:
@@ -301,6 +337,38 @@ class TaskRunner:
 
     # --- answers ---
 
+    async def _stream(self, slot: int):
+        """One answer, streamed: the text so far rides on the task's updates (`text` on the running answer's
+        checklist entry, at most every STREAM_PUBLISH_S), so a page shows the answers as they are written."""
+        from llm import gateway
+        from llm.validation import response_check
+
+        model, key = self.models[slot], f"answer-{slot}"
+        request = gateway.ChatRequest(messages=self.messages, model=model, temperature=self.options.get("temperature"),
+                                      max_tokens=self.options.get("max_tokens") or ANSWER_MAX_TOKENS)  # fmt: skip
+        parts: list[str] = []
+        start = end = None
+        async with await self._limit(model):
+            self._partial[key] = parts
+            try:
+                async for event in gateway.chat_stream(request):
+                    if isinstance(event, gateway.StreamDelta):
+                        parts.append(event.text)
+                        if time.monotonic() - self._streamed_at >= STREAM_PUBLISH_S:
+                            self._streamed_at = time.monotonic()
+                            self._changed()
+                    elif isinstance(event, gateway.StreamStart):
+                        start = event
+                    else:
+                        end = event
+            finally:
+                self._partial.pop(key, None)
+        content = "".join(parts)
+        return gateway.ChatResult(
+            content=content, model=start.model, backend=start.backend, finish_reason=end.finish_reason,
+            usage=end.usage, timings=end.timings, attempts=end.attempts, flags=response_check(content, end.finish_reason),
+        )  # fmt: skip
+
     async def _answers(self) -> None:
         started = time.perf_counter()
         todo = [s for s in range(len(self.models)) if self.rows[f"answer-{s}"].status != State.SUCCEEDED]
@@ -310,13 +378,13 @@ class TaskRunner:
     def _answer_work(self, slot: int) -> Callable[[], Awaitable[dict]]:
         async def work() -> dict:
             started = time.perf_counter()
-            result = await self._chat(
-                messages=self.messages, model=self.models[slot], temperature=self.options.get("temperature"),
-                max_tokens=self.options.get("max_tokens") or ANSWER_MAX_TOKENS,
-            )  # fmt: skip
+            for _try in range(EMPTY_RETRIES + 1):  # an empty answer is asked for once more before it counts
+                result = await self._stream(slot)
+                if result.content.strip():
+                    break
             flags = [{"code": f.code, "reason": f.reason} for f in result.flags]
             if not result.content.strip():
-                raise TaskError("the model answered with no text")
+                raise TaskError(f"the model answered with no text ({EMPTY_RETRIES + 1} times)")
             data = {"backend": result.backend, "served_by": result.model, "finish_reason": result.finish_reason,
                     "flags": flags, "timings": result.timings,
                     "attempts": [a.to_dict() for a in result.attempts]}  # fmt: skip

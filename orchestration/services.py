@@ -21,6 +21,7 @@ from core import jobs
 from core.models import Job
 from orchestration import variables
 from orchestration.models import Instruction, Status, Task, Template, Workflow, WorkflowRun
+from orchestration.runner import planned_checklist
 
 NAME_MAX = 100
 PROMPT_MAX = 100_000
@@ -301,7 +302,7 @@ def task_create(
         if workflow_run is None:
             job = jobs.job_create(
                 user=user, kind="orchestration.task", title=title, params={"task_id": task.pk},
-                idempotency_key=idempotency_key, enqueue=enqueue,
+                idempotency_key=idempotency_key, enqueue=enqueue, subtasks=planned_checklist(task),
             )  # fmt: skip
             if job.params.get("task_id") != task.pk:  # the key was taken a moment ago: that task stands
                 task.delete()

@@ -12,6 +12,7 @@ from core.models import Job
 from core.services import api_token_create
 from orchestration.models import Task
 from tests.fakes.openai_server import ORCH_RIGHT, ORCH_WRONG  # noqa: F401 - re-exported for the tests
+from tests.knowledge.conftest import page_server, site  # noqa: F401 - pages on 127.0.0.1 for scrape steps
 from tests.llm.conftest import MODEL, clean_gateway_state, fake, llama, llama2, llm_url_2, make_backend  # noqa: F401
 
 API = "/orchestration/api"
