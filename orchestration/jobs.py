@@ -58,11 +58,11 @@ async def watched(work: Awaitable, job_id: int):
 def _publisher(task: Task, report: Reporter, progress: Callable[[float], None] | None):
     """Where a task's changes go: its own job's checklist and progress, or (a workflow step) the run's progress."""
 
-    def standalone(checklist: list[dict], fraction: float) -> None:
-        report.update(progress=fraction, subtasks=checklist)
+    def standalone(checklist: list[dict], fraction: float, log_lines: str) -> None:
+        report.update(progress=fraction, subtasks=checklist, log_line=log_lines or None)
         Task.objects.filter(pk=task.pk).update(progress=fraction)
 
-    def step(checklist: list[dict], fraction: float) -> None:
+    def step(checklist: list[dict], fraction: float, log_lines: str) -> None:
         Task.objects.filter(pk=task.pk).update(progress=fraction)
         if progress is not None:
             progress(fraction)

@@ -47,7 +47,7 @@ ERROR_MAX = 500
 
 State = Subtask.State
 DONE = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.SKIPPED)
-Publish = Callable[[list[dict], float], Awaitable[None]]
+Publish = Callable[[list[dict], float, str], Awaitable[None]]  # (checklist, progress, new log lines)
 
 
 class TaskError(Exception):
@@ -125,7 +125,7 @@ def _embedder():
 
 
 class TaskRunner:
-    """Runs one task to its end (see the module docstring); `publish(checklist, progress)` is told of changes."""
+    """Runs one task to its end (see the module docstring); `publish(checklist, progress, log)` is told of changes."""
 
     def __init__(self, task: Task, *, publish: Publish | None = None) -> None:
         self.task = task
@@ -145,6 +145,7 @@ class TaskRunner:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._limits_lock = asyncio.Lock()
         self._partial: dict[str, list[str]] = {}
+        self._log_lines: list[str] = []
         self._streamed_at = 0.0
 
     # --- the run ---
@@ -229,9 +230,17 @@ class TaskRunner:
 
     # --- rows: saved in order per row, published coalesced ---
 
+    def _log_take(self) -> str:
+        lines, self._log_lines = self._log_lines, []
+        return "\n".join(lines)
+
     def _write(self, row: Subtask, **fields) -> asyncio.Task:
         for name, value in fields.items():
             setattr(row, name, value)
+        if fields.get("status") in DONE:
+            took = f" in {row.latency_ms:,.0f} ms" if row.latency_ms is not None and "latency_ms" in fields else ""
+            why = f": {row.error}" if row.error else ""
+            self._log_lines.append(f"{row.key}{f' ({row.model})' if row.model else ''} {row.status}{took}{why}"[:500])
         previous = self._writes.get(row.key)
 
         async def write() -> None:
@@ -267,7 +276,7 @@ class TaskRunner:
         while self._dirty:
             self._dirty = False
             try:
-                await self.publish(self.checklist(), self.progress)
+                await self.publish(self.checklist(), self.progress, self._log_take())
             except Exception:  # a lost update is repaired by the next one; the run goes on
                 log.warning("task %s: publishing progress failed", self.task.pk, exc_info=True)
 
@@ -710,7 +719,7 @@ class TaskRunner:
         )
         self.task.status, self.task.error = status, error[:2000]
         if self.publish is not None:
-            await self.publish(self.checklist(), self.progress)
+            await self.publish(self.checklist(), self.progress, self._log_take())
 
 
 async def _user_of(task: Task):

@@ -26,6 +26,18 @@ def scripted(fake):  # noqa: F811 - the fixture imported above
 
 
 @pytest.fixture
+def kb(alice):
+    """A knowledge base with two chunks (keyword search needs no embeddings)."""
+    from knowledge.models import Chunk, KnowledgeBase, Source
+
+    base = KnowledgeBase.objects.create(user=alice, name="Geography")
+    source = Source.objects.create(kb=base, kind="text", title="France", status="ready", text="x", chunk_count=2)
+    Chunk.objects.create(source=source, kb=base, index=0, text="Paris is the capital of France, on the Seine.")
+    Chunk.objects.create(source=source, kb=base, index=1, text="Alpacas are domesticated camelids from Peru.")
+    return base
+
+
+@pytest.fixture
 def token(alice) -> str:
     return api_token_create(user=alice, name="orchestration tests").secret
 

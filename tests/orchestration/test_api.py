@@ -131,6 +131,17 @@ def test_all_loaded_takes_every_loaded_model(alice_client, scripted):
     services.task_cancel(task=Task.objects.get())
 
 
+def test_the_task_list_costs_the_same_few_queries_however_many_tasks(alice_client, alice, scripted,
+                                                                    django_assert_max_num_queries):  # fmt: skip
+    instruction = services.instruction_create(user=alice, name="I", content="Be brief.")
+    for n in range(6):
+        services.task_create(user=alice, prompt=f"q{n}", models=["fake-agree-1"], instruction_ids=[instruction.pk],
+                             enqueue=False)  # fmt: skip
+    with django_assert_max_num_queries(6):
+        listed = alice_client.get(f"{API}/tasks").json()
+    assert listed["total"] == 6 and all(t["instruction_ids"] == [instruction.pk] for t in listed["items"])
+
+
 def test_instructions_are_the_owners_to_change(alice_client):
     created = alice_client.post(f"{API}/instructions", {"name": "French", "content": "Réponds en français."},
                                 content_type="application/json").json()["instruction"]  # fmt: skip

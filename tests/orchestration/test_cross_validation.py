@@ -41,6 +41,25 @@ def test_agreeing_answers_reach_a_consensus_with_every_subtask_recorded(alice_cl
     assert job.status == "succeeded" and job.progress == 1.0
     assert [s["id"] for s in job.subtasks] == [s["id"] for s in got["subtasks"]]
     assert job.result["final_answer"] == ORCH_RIGHT and job.result["method"] == "consensus"
+    assert "answer-0 (fake-agree-1) succeeded in" in job.log and "review-2-1 (fake-agree-3) succeeded" in job.log
+
+
+def test_knowledge_bases_ground_the_answers_the_reviews_and_the_detector(alice_client, scripted, kb, celery_worker):
+    created = create_task(alice_client, prompt="What is the capital of France?", models=AGREEING[:2],
+                          knowledge_base_ids=[kb.pk])  # fmt: skip
+    task = wait_task(created["id"])
+    assert task.status == "succeeded", task.error
+    got = detail(alice_client, task.pk)
+    assert got["sources"][0]["source_title"] == "France" and got["sources"][0]["n"] == 1
+    chats = [body for kind, body in scripted.state.requests if kind == "chat"]
+    answer_call = next(b for b in chats if b["messages"][-1]["content"] == "What is the capital of France?")
+    assert (
+        "[1] France" in answer_call["messages"][0]["content"]
+        and "on the Seine" in answer_call["messages"][0]["content"]
+    )
+    review_call = next(b for b in chats if "ANSWER TO CHECK" in b["messages"][-1]["content"])
+    assert "SOURCES:\n[1] Paris is the capital of France, on the Seine." in review_call["messages"][-1]["content"]
+    assert {a["hallucination"]["mode"] for a in got["answers"]} == {"sources"}
 
 
 def test_disagreement_goes_to_the_judge_with_answers_and_reviews(alice_client, scripted, celery_worker):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from knowledge.models import Chunk, KnowledgeBase, Source
 from orchestration.models import Task
 from tests.orchestration.conftest import API, ORCH_RIGHT, wait_job
 
@@ -14,16 +13,6 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 def post(client, path: str, body: dict):
     return client.post(f"{API}{path}", body, content_type="application/json")
-
-
-@pytest.fixture
-def kb(alice) -> KnowledgeBase:
-    """A knowledge base with two chunks (keyword search needs no embeddings)."""
-    base = KnowledgeBase.objects.create(user=alice, name="Geography")
-    source = Source.objects.create(kb=base, kind="text", title="France", status="ready", text="x", chunk_count=2)
-    Chunk.objects.create(source=source, kb=base, index=0, text="Paris is the capital of France, on the Seine.")
-    Chunk.objects.create(source=source, kb=base, index=1, text="Alpacas are domesticated camelids from Peru.")
-    return base
 
 
 def steps(kb_id: int, template_id: int) -> list[dict]:
