@@ -3,6 +3,8 @@ available to the later ones, branches on a score, run history, and a scrape step
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from orchestration.models import Task
@@ -162,3 +164,29 @@ def test_a_scrape_step_reads_a_page_in_chromium(alice_client, site, celery_worke
     assert done["status"] == "succeeded", (done["error"], done["outputs"])
     assert done["outputs"]["page"]["title"] == "About tides"
     assert "The moon pulls the sea twice a day." in done["outputs"]["quote"]["output"]
+
+
+def test_cancel_stops_a_running_workflow_and_its_model_call(alice_client, scripted, celery_worker):
+    saved = post(alice_client, "/workflows", {"name": "Slow", "steps": [
+        {"name": "first", "type": "transform", "template": "go"},
+        {"name": "ask", "type": "prompt", "model": "fake-stall", "prompt": "hello"},
+        {"name": "after", "type": "transform", "template": "{{ steps.ask.output }}"},
+    ]}).json()["workflow"]  # fmt: skip
+    started = post(alice_client, f"/workflows/{saved['id']}/runs", {}).json()["run"]
+    deadline = time.monotonic() + 30
+    while (
+        alice_client.get(f"{API}/runs/{started['id']}").json()["run"]["outputs"].get("ask", {}).get("status")
+        != "running"
+    ):
+        assert time.monotonic() < deadline, "the prompt step never started"
+        time.sleep(0.05)
+    time.sleep(0.5)  # the stalled call is in flight
+    asked = time.monotonic()
+    assert post(alice_client, f"/runs/{started['id']}/cancel", {}).status_code == 200
+    wait_job(started["job_id"], timeout=10)
+    assert time.monotonic() - asked < 2.5
+    done = alice_client.get(f"{API}/runs/{started['id']}").json()["run"]
+    assert done["status"] == "cancelled"
+    assert [done["outputs"][n]["status"] for n in ("first", "ask")] == ["succeeded", "cancelled"]
+    assert "after" not in done["outputs"]
+    assert post(alice_client, f"/runs/{started['id']}/cancel", {}).status_code == 409
