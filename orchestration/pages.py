@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -80,11 +81,12 @@ def task_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 def workflow_list(request: HttpRequest) -> HttpResponse:
-    workflows = list(selectors.workflow_list(user=request.user))
-    latest = {}
-    for run in selectors.run_list(user=request.user).filter(workflow__in=workflows).order_by("-created_at", "-pk"):
-        latest.setdefault(run.workflow_id, run)
-    rows = [{"workflow": w, "last_run": latest.get(w.pk), "step_count": len(w.steps or [])} for w in workflows]
+    """The user's workflows, each with its step count and its latest run."""
+    latest = selectors.run_list(user=request.user).filter(workflow=OuterRef("pk")).order_by("-created_at", "-pk")
+    workflows = selectors.workflow_list(user=request.user).annotate(
+        last_run_status=Subquery(latest.values("status")[:1]), last_run_at=Subquery(latest.values("created_at")[:1])
+    )
+    rows = [{"workflow": w, "step_count": len(w.steps or [])} for w in workflows]
     return render(request, "orchestration/workflows.html", {"rows": rows})
 
 

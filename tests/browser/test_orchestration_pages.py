@@ -43,6 +43,22 @@ def scripted(fake):  # noqa: F811
     return fake
 
 
+def create_task(page, base: str, **body) -> int:  # noqa: F811
+    """A task made through the JSON API as the signed-in browser user (this thread runs Playwright's loop, so
+    the services, which read the model catalogue, are not called from here)."""
+    return page.evaluate(
+        """async ([url, body]) => {
+            const token = decodeURIComponent(document.cookie.match(/(?:^|; )csrftoken=([^;]+)/)[1]);
+            const response = await fetch(url, {method: "POST", body: JSON.stringify(body),
+                headers: {"Content-Type": "application/json", "X-CSRFToken": token}});
+            const data = await response.json();
+            if (!response.ok) throw new Error(data.error);
+            return data.task.id;
+        }""",
+        [f"{base}/orchestration/api/tasks", body],
+    )
+
+
 def test_task_form_runs_live_to_a_judged_answer(page, daphne_url, alice, scripted, artifacts_dir, celery_worker):  # noqa: F811
     Instruction.objects.create(user=alice, name="Be brief", content="Answer in one sentence.")
     login(page, daphne_url)
@@ -134,6 +150,49 @@ def test_task_form_runs_live_to_a_judged_answer(page, daphne_url, alice, scripte
     again = Task.objects.exclude(pk=task.pk).get()
     assert again.status == "cancelled" and again.model_names == task.model_names
     page.screenshot(path=str(artifacts_dir / "orchestration-task-cancelled-light.png"), full_page=True)
+    assert page.csp_errors == []
+
+
+def test_vote_failures_and_edit_and_run(page, daphne_url, alice, scripted, artifacts_dir, celery_worker):  # noqa: F811
+    login(page, daphne_url)
+    voted = create_task(page, daphne_url, prompt="What is the capital of France?", strategy="vote",
+                        models=["fake-agree-1", "fake-disagree", "fake-500"])  # fmt: skip
+    page.goto(f"{daphne_url}/orchestration/tasks/{voted}/")
+    expect(page.locator("#task-status")).to_have_text("succeeded", timeout=RUN)
+    failed_column = page.locator('#answers .answer-col[data-slot="2"]')
+    expect(failed_column).to_have_attribute("data-status", "failed")
+    expect(failed_column).to_contain_text("This model failed")
+    expect(page.locator("#reviews-title")).to_have_text("Ballots")
+    expect(page.locator("#reviews .review")).to_have_count(2)
+    expect(page.locator("#reviews")).to_contain_text("votes for")
+    expect(page.locator("#decision-badge")).to_have_text("Vote")
+    expect(page.locator("#matrix-card")).to_be_hidden()  # no reviews in a vote
+    page.locator("#metrics-details summary").click()
+    expect(page.locator("#task-metrics")).to_contain_text("2 of 3 (1 failed)")
+    shoot(page, artifacts_dir, "orchestration-task-vote")
+
+    # Edit and run: the form comes back filled in with this task's settings.
+    page.click("#task-edit")
+    expect(page.locator("#task-prompt")).to_have_value("What is the capital of France?")
+    expect(page.locator('input[name="strategy"][value="vote"]')).to_be_checked()
+    expect(page.locator('#model-list input[value="fake-500"]')).to_be_checked()
+    page.locator("#model-list label", has_text="fake-500").click()
+    page.locator("label.strategy-card", has_text="Judge").click()
+    expect(page.locator("#tiebreaker-field")).to_be_hidden()
+    page.click("#task-submit")
+    page.wait_for_url(re.compile(rf"/orchestration/tasks/(?!{voted}/)\d+/$"))
+    expect(page.locator("#task-status")).to_have_text("succeeded", timeout=RUN)
+    expect(page.locator("#decision-badge")).to_have_text("Judge")
+    edited = Task.objects.latest("pk")
+    assert edited.model_names == ["fake-agree-1", "fake-disagree"] and edited.strategy == "judge"
+
+    # Too few answers: the task fails and says why.
+    broken = create_task(page, daphne_url, prompt="Anyone?", models=["fake-500", "fake-429"])
+    page.goto(f"{daphne_url}/orchestration/tasks/{broken}/")
+    expect(page.locator("#task-status")).to_have_text("failed", timeout=RUN)
+    expect(page.locator("#task-failed")).to_contain_text("only 0 of 2 models answered")
+    expect(page.locator("#final-card")).to_be_hidden()
+    page.screenshot(path=str(artifacts_dir / "orchestration-task-failed-light.png"), full_page=True)
     assert page.csp_errors == []
 
 

@@ -103,7 +103,7 @@ function answerColumn(slot, answer, winner) {
   if (status === "succeeded" && answer.content) {
     body = renderMarkdown(el("div", { class: "answer-body" }), answer.content, md);
   } else if (status === "failed") {
-    body = el("div", { class: "answer-body answer-failed" }, el("p", { text: `This model failed: ${answer.error || "no reason was recorded"}.` }));
+    body = el("div", { class: "answer-body answer-failed" }, el("p", { text: `This model failed: ${(answer.error || "no reason was recorded").replace(/\.+$/, "")}.` }));
   } else if (status === "skipped" || status === "cancelled") {
     body = el("div", { class: "answer-body muted" }, el("p", { text: status === "cancelled" ? "Cancelled before it answered." : "Not asked." }));
   } else {
@@ -162,13 +162,18 @@ const CELL = {
 
 /** The matrix from the stored agreement, or (while running) from the reviews that have ended. */
 function matrixData() {
-  if (task.agreement && Array.isArray(task.agreement.verdicts)) return task.agreement;
+  if (task.agreement && Array.isArray(task.agreement.verdicts)) {
+    // A vote or a judge has no reviews: an all-empty matrix would say nothing.
+    const reviewed = task.agreement.verdicts.some((row) => row.some((v) => v !== "self" && v !== "skipped"));
+    return reviewed ? task.agreement : null;
+  }
   const n = (task.models || []).length;
   if (n < 2 || !(task.reviews || []).length) return null;
   const verdicts = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i === j ? "self" : "skipped")));
   for (const review of task.reviews) {
     verdicts[review.reviewer][review.target] = review.status === "succeeded" ? review.verdict || "unparsed" : review.status;
   }
+  if (!verdicts.some((row) => row.some((v) => v !== "self" && v !== "skipped"))) return null;
   return { labels: task.models.map((_, i) => slotLabel(i)), models: task.models, verdicts, scores: null };
 }
 
@@ -216,8 +221,9 @@ function verdictBadge(verdict, status) {
 }
 
 function renderReviews() {
-  const reviews = task.reviews || [];
-  const ballots = task.ballots || [];
+  // A review or ballot of a model that gave no answer never happened: the steps list says so, not this card.
+  const reviews = (task.reviews || []).filter((r) => r.status !== "skipped");
+  const ballots = (task.ballots || []).filter((b) => b.status !== "skipped");
   $("reviews-card").hidden = !reviews.length && !ballots.length;
   if (!reviews.length && !ballots.length) return;
   const parts = [];
