@@ -147,7 +147,7 @@ function sourceRow(source) {
   actions.append(el("button", { class: "btn btn-danger-outline btn-sm", type: "button", text: "Delete",
     "data-action": "delete", "aria-label": `Delete ${sourceName(source)}` }));
 
-  return el("tr", { "data-source-id": String(source.id), "data-status": status, "data-job-id": String(source.job_id || "") },
+  return el("tr", { "data-source-id": String(source.id), "data-name": sourceName(source), "data-status": status, "data-job-id": String(source.job_id || "") },
     sourceCell,
     el("td", { "data-label": "Kind", text: KIND_TEXT[source.kind] || source.kind }),
     el("td", { "data-label": "Size", class: "cell-size" },
@@ -242,7 +242,8 @@ $("source-rows").addEventListener("click", async (event) => {
   const row = button.closest("tr");
   const id = Number(row.dataset.sourceId);
   const source = sources.find((candidate) => candidate.id === id);
-  const name = source ? sourceName(source) : `source ${id}`;
+  // The row names its source itself: the list may be mid-refresh when the click lands.
+  const name = source ? sourceName(source) : row.dataset.name || `source ${id}`;
   showError($("sources-error"), "");
   if (button.dataset.action === "delete") {
     if (!window.confirm(`Delete “${name}” and its chunks?`)) return;
