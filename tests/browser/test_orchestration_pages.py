@@ -43,9 +43,9 @@ def scripted(fake):  # noqa: F811
     return fake
 
 
-def create_task(page, base: str, **body) -> int:  # noqa: F811
-    """A task made through the JSON API as the signed-in browser user (this thread runs Playwright's loop, so
-    the services, which read the model catalogue, are not called from here)."""
+def api_post(page, base: str, path: str, body: dict) -> dict:  # noqa: F811
+    """A JSON API call as the signed-in browser user (this thread runs Playwright's loop, so the services, which
+    read the model catalogue, are not called from here)."""
     return page.evaluate(
         """async ([url, body]) => {
             const token = decodeURIComponent(document.cookie.match(/(?:^|; )csrftoken=([^;]+)/)[1]);
@@ -53,10 +53,14 @@ def create_task(page, base: str, **body) -> int:  # noqa: F811
                 headers: {"Content-Type": "application/json", "X-CSRFToken": token}});
             const data = await response.json();
             if (!response.ok) throw new Error(data.error);
-            return data.task.id;
+            return data;
         }""",
-        [f"{base}/orchestration/api/tasks", body],
+        [f"{base}{path}", body],
     )
+
+
+def create_task(page, base: str, **body) -> int:  # noqa: F811
+    return api_post(page, base, "/orchestration/api/tasks", body)["task"]["id"]
 
 
 def test_task_form_runs_live_to_a_judged_answer(page, daphne_url, alice, scripted, artifacts_dir, celery_worker):  # noqa: F811
@@ -403,6 +407,40 @@ def test_every_step_type_has_its_form_and_saves(page, daphne_url, alice, scripte
     expect(steps.nth(2).locator('[data-field="strategy"]')).to_have_value("vote")
     expect(steps.nth(1).locator("input[type=checkbox]:checked")).to_have_count(1)
     shoot(page, artifacts_dir, "orchestration-workflow-all-steps")
+    assert page.csp_errors == []
+
+
+def test_run_with_a_cross_check_and_a_branch(page, daphne_url, alice, scripted, artifacts_dir, celery_worker):  # noqa: F811
+    login(page, daphne_url)
+    steps = [
+        {"name": "check", "type": "cross_validate", "prompt": "What is the capital of France?",
+         "models": ["fake-agree-1", "fake-agree-2"]},
+        {"name": "sure", "type": "branch", "value": "{{ steps.check.confidence }}", "op": ">=", "threshold": 2,
+         "else": "end"},
+        {"name": "never", "type": "transform", "template": "Not reached: {{ steps.check.output }}"},
+    ]  # fmt: skip
+    workflow = api_post(page, daphne_url, "/orchestration/api/workflows", {"name": "Checked", "steps": steps})
+    page.goto(f"{daphne_url}/orchestration/workflows/{workflow['workflow']['id']}/")
+    expect(page.locator("#run-inputs")).to_contain_text("no variables")
+    page.click("#run-submit")
+    page.wait_for_url(re.compile(r"/orchestration/runs/\d+/$"))
+    expect(page.locator("#run-status")).to_have_text("succeeded", timeout=RUN)
+    check = page.locator('#run-steps [data-step="check"]')
+    expect(check).to_contain_text("Paris is the capital of France.")
+    expect(check).to_contain_text("consensus")
+    expect(page.locator('#run-steps [data-step="sure"]')).to_contain_text("else → end")
+    expect(page.locator('#run-steps [data-step="never"]')).to_have_attribute("data-status", "skipped")
+    expect(page.locator("#run-result")).to_contain_text("else")
+    shoot(page, artifacts_dir, "orchestration-run-branch")
+
+    # The cross-check's own task: its answers and reviews, inside the run (no cancel or run again of its own).
+    check.get_by_role("link", name=re.compile(r"^Task #\d+$")).click()
+    expect(page.locator("#task-status")).to_have_text("succeeded")
+    expect(page.get_by_role("navigation", name="Breadcrumb")).to_contain_text("Workflow run #")
+    expect(page.locator("#decision-badge")).to_have_text("Consensus")
+    expect(page.locator('#agreement-matrix td[data-verdict="agree"]')).to_have_count(2)
+    expect(page.locator("#task-rerun")).to_be_hidden()
+    expect(page.locator("#task-cancel")).to_be_hidden()
     assert page.csp_errors == []
 
 

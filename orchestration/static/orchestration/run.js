@@ -57,7 +57,7 @@ function detail(step, state) {
   } else if (step.type === "transform") {
     add("Template", state.template || null);
   } else if (step.type === "branch") {
-    add("Took", state.output ? `${state.output} → ${state.jump || "next"}` : null);
+    add("Outcome", state.output ? `${state.output} → ${state.jump || "next"}` : null);
     add("Because", state.reason || null);
   }
   if (state.reason && step.type !== "branch") add("Note", state.reason);

@@ -187,7 +187,7 @@ async function loadBases() {
     }
     status.hidden = bases.length > 0;
     status.textContent = bases.length ? "" : "No knowledge bases yet.";
-    if (!bases.length) status.append(" ", el("a", { href: "/knowledge/", text: "Create one" }), " to ground answers in your documents.");
+    if (!bases.length) status.append(" ", el("a", { href: root.dataset.knowledgeUrl, text: "Create one" }), " to ground answers in your documents.");
   } catch (error) {
     status.textContent = error.message;
   }
@@ -370,3 +370,4 @@ updateStrategy();
 summarize();
 loadModels();
 loadBases();
+$("task-submit").disabled = false; // disabled in the HTML until this module handles the form

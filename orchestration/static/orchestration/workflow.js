@@ -730,3 +730,6 @@ renderSteps();
 renderRunForm();
 renderHistory();
 loadCatalogues();
+// Disabled in the HTML until this module handles the forms (a native submit would lose the work).
+$("wf-save").disabled = false;
+if ($("run-submit")) $("run-submit").disabled = false;
