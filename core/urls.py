@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from core import views
 
@@ -8,8 +9,9 @@ urlpatterns = [
     path("account/tokens/", views.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
     path("api/me", views.api_me, name="api_me"),
+    path("tasks/", RedirectView.as_view(url="/orchestration/", permanent=False), name="tasks"),
 ]
 
 # Capabilities whose apps have not landed yet; each app's own urls replace its line here.
-for _slug in ("tasks", "integrations", "training", "terminal"):
+for _slug in ("integrations", "training", "terminal"):
     urlpatterns.append(path(f"{_slug}/", views.section, {"slug": _slug}, name=f"section_{_slug}"))

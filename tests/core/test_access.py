@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/chat/", "/monitoring/", "/models/", "/tasks/", "/knowledge/", "/integrations/", "/training/",
+PAGES = ["/", "/chat/", "/monitoring/", "/models/", "/orchestration/", "/knowledge/", "/integrations/", "/training/",
          "/terminal/", "/account/tokens/"]  # fmt: skip
 
 
