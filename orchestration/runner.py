@@ -7,16 +7,7 @@ by one conditional UPDATE (`finished_at IS NULL`), so a task is finished exactly
 ran it. The checklist that `task:update` carries is published through a coalescing flusher: a burst of
 subtask changes becomes one message, and no model call waits for a publish.
 
-Decision rules (documented for users in the README):
-- cross_validate: a consensus when no readable review disagrees and at least half of the reviews could be
-  read; the chosen answer is then the best-reviewed one (fewest hallucination signs among equals). Otherwise
-  the tiebreaker decides: `judge` (a judge model reads the answers and the reviews) or `vote` (the answer
-  with the most agreeing reviews).
-- vote: each model picks the best of the other models' answers; most ballots wins.
-- judge: the judge model picks the best answer.
-Ties go to the lower hallucination score, then to the earlier model in the task's list. Confidence is the
-mean of `support` (the share of the other models' readable judgements that back the chosen answer: reviews,
-ballots, the judge's ruling) and 1 - its hallucination score, of those that exist.
+How the answer is chosen and how sure it is: decisions.py.
 """
 
 from __future__ import annotations
@@ -26,12 +17,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from statistics import mean
 
 from django.conf import settings
 from django.utils import timezone
 
-from orchestration import verdicts
+from orchestration import decisions, verdicts
 from orchestration.models import Status, Subtask, Task
 
 log = logging.getLogger(__name__)
@@ -42,7 +32,6 @@ DECISION_MAX_TOKENS = 512
 EMPTY_RETRIES = 1
 STREAM_PUBLISH_S = 0.5
 PREVIEW_CHARS = 8000
-CONSENSUS_MIN_READ = 0.5  # share of the reviews that must be readable for a consensus
 ERROR_MAX = 500
 
 State = Subtask.State
@@ -181,7 +170,7 @@ class TaskRunner:
             checks.append(self._hallucination(ok))
         started = time.perf_counter()
         await asyncio.gather(*checks)
-        self._phase_ms["checks_wall"] = (time.perf_counter() - started) * 1000
+        self._phase_ms["checks"] = (time.perf_counter() - started) * 1000
         agreement = await self._agreement(ok)
         decision = await self._decide(ok, agreement)
         return await self._finish(ok, agreement, decision)
@@ -382,7 +371,7 @@ class TaskRunner:
         started = time.perf_counter()
         todo = [s for s in range(len(self.models)) if self.rows[f"answer-{s}"].status != State.SUCCEEDED]
         await asyncio.gather(*(self._call(self.rows[f"answer-{s}"], self._answer_work(s)) for s in todo))
-        self._phase_ms["answers_wall"] = (time.perf_counter() - started) * 1000
+        self._phase_ms["answers"] = (time.perf_counter() - started) * 1000
 
     def _answer_work(self, slot: int) -> Callable[[], Awaitable[dict]]:
         async def work() -> dict:
@@ -500,39 +489,26 @@ class TaskRunner:
 
         await asyncio.gather(*(one(s) for s in ok))
 
-    # --- agreement and decision ---
+    # --- agreement and decision (the rules are in decisions.py) ---
 
     def _review_rows(self) -> list[Subtask]:
         return [r for r in self.rows.values() if r.kind == Subtask.Kind.REVIEW]
 
+    def _hallucination_scores(self) -> dict[int, float | None]:
+        return {s: self.rows[f"answer-{s}"].hallucination_score for s in range(len(self.models))}
+
     async def _agreement(self, ok: list[int]) -> dict:
-        """The matrix (row: reviewer, column: answer: 1 agree, 0 disagree, null unknown) and each answer's score."""
-        n = len(self.models)
-        verdict_of = [["self" if i == j else "skipped" for j in range(n)] for i in range(n)]
+        reviews = []
         for row in self._review_rows():
             _, i, j = row.key.split("-")
-            i, j = int(i), int(j)
-            verdict_of[i][j] = (
-                row.data.get("verdict", verdicts.UNPARSED) if row.status == State.SUCCEEDED else row.status
-            )
-        matrix = [[{verdicts.AGREE: 1, verdicts.DISAGREE: 0}.get(v) for v in line] for line in verdict_of]
-        scores: list[float | None] = []
-        for j in range(n):
-            column = [matrix[i][j] for i in range(n) if i != j and matrix[i][j] is not None]
-            scores.append(round(mean(column), 4) if column else None)
+            verdict = row.data.get("verdict", verdicts.UNPARSED) if row.status == State.SUCCEEDED else row.status
+            reviews.append((int(i), int(j), verdict))
+        agreement = decisions.agreement_matrix(self.models, reviews)
         for slot in ok:
             row = self.rows[f"answer-{slot}"]
-            if row.agreement_score != scores[slot]:
-                self._write(row, agreement_score=scores[slot])
-        return {"labels": [verdicts.label(i) for i in range(n)], "models": self.models, "matrix": matrix,
-                "verdicts": verdict_of, "scores": scores}  # fmt: skip
-
-    def _halluc(self, slot: int) -> float:
-        score = self.rows[f"answer-{slot}"].hallucination_score
-        return 1.0 if score is None else score  # unscored answers lose ties to scored ones
-
-    def _rank(self, slots: list[int], count: Callable[[int], float]) -> int:
-        return min(slots, key=lambda s: (-count(s), self._halluc(s), s))
+            if row.agreement_score != agreement["scores"][slot]:
+                self._write(row, agreement_score=agreement["scores"][slot])
+        return agreement
 
     async def _decide(self, ok: list[int], agreement: dict) -> dict:
         row = self.rows["decision"]
@@ -540,15 +516,19 @@ class TaskRunner:
         if row.status == State.SUCCEEDED and row.data.get("winner") in ok:
             return dict(row.data)  # decided by an earlier attempt
         self._write(row, status=State.RUNNING, started_at=_now())
+        risk = self._hallucination_scores()
         if len(ok) == 1:
             decision = {"method": "single", "winner": ok[0], "support": None,
                         "reasoning": "Only one model answered, so there was nothing to compare."}  # fmt: skip
         elif strategy == Task.Strategy.CROSS_VALIDATE:
             decision = await self._decide_reviews(ok, agreement, row)
         elif strategy == Task.Strategy.VOTE:
-            decision = self._decide_ballots(ok)
+            ballots = [r for r in self.rows.values() if r.kind == Subtask.Kind.VOTE and r.status == State.SUCCEEDED]
+            decision = decisions.vote_by_ballots(ok, [r.data.get("choice") for r in ballots], risk)
         else:
             decision = await self._judge(ok, row, reviews=None)
+            if decision["method"] == "judge":
+                decision["support"] = decisions.support_with_ruling(None, decision["winner"])
         decision["label"] = verdicts.label(decision["winner"])
         decision["model"] = self.models[decision["winner"]]
         fields = {"status": State.SUCCEEDED, "completed_at": _now(), "data": decision}
@@ -564,17 +544,12 @@ class TaskRunner:
         reviews = [r for r in self._review_rows() if r.status != State.SKIPPED]
         read = [r.data.get("verdict") for r in reviews if r.status == State.SUCCEEDED]
         read = [v for v in read if v in (verdicts.AGREE, verdicts.DISAGREE)]
-        scores = agreement["scores"]
-
-        def agrees(slot: int) -> float:
-            return sum(1 for i in range(len(self.models)) if agreement["matrix"][i][slot] == 1)
-
-        if read and verdicts.DISAGREE not in read and len(read) >= CONSENSUS_MIN_READ * len(reviews):
-            winner = self._rank(ok, lambda s: scores[s] if scores[s] is not None else -1)
-            return {"method": "consensus", "winner": winner, "support": scores[winner],
-                    "reasoning": f"All {len(read)} readable reviews agree."}  # fmt: skip
+        risk = self._hallucination_scores()
+        agreed = decisions.consensus(ok, agreement, read, len(reviews), risk)
+        if agreed is not None:
+            return agreed
         if self.task.tiebreaker == Task.Tiebreaker.VOTE:
-            return self._vote_by_reviews(ok, agreement, agrees, read, reviews)
+            return decisions.vote_by_reviews(ok, agreement, read, len(reviews), risk)
         by_slot: dict[int, list[dict]] = {}
         for review in reviews:
             if review.status == State.SUCCEEDED:
@@ -584,40 +559,14 @@ class TaskRunner:
                 )
         decision = await self._judge(ok, row, reviews=by_slot)
         if decision["method"] != "judge":
-            fallback = self._vote_by_reviews(ok, agreement, agrees, read, reviews)
+            fallback = decisions.vote_by_reviews(ok, agreement, read, len(reviews), risk)
             fallback["reasoning"] = f"{decision['reasoning']} Decided by the reviews instead: {fallback['reasoning']}"
             fallback["judge_model"] = decision.get("judge_model")
             fallback["judge_failed"] = decision.get("judge_failed")
             fallback["raw"] = decision.get("raw", "")
             return fallback
-        # The judge's ruling counts as one more judgement backing the winner.
-        column = [agreement["matrix"][i][decision["winner"]] for i in range(len(self.models))]
-        known = [v for v in column if v is not None] + [1]
-        decision["support"] = round(mean(known), 4)
+        decision["support"] = decisions.support_with_ruling(agreement, decision["winner"])
         return decision
-
-    def _vote_by_reviews(self, ok, agreement, agrees, read, reviews) -> dict:
-        winner = self._rank(ok, agrees)
-        scores = agreement["scores"]
-        counts = {verdicts.label(s): int(agrees(s)) for s in ok}
-        if not read:
-            reasoning = f"None of the {len(reviews)} reviews could be read; the answer with the fewest signs of hallucination was chosen."
-        else:
-            reasoning = (f"The reviews disagree; answer {verdicts.label(winner)} has the most agreeing reviews "
-                         f"({counts[verdicts.label(winner)]}).")  # fmt: skip
-        return {"method": "vote", "winner": winner, "support": scores[winner], "votes": counts, "reasoning": reasoning}
-
-    def _decide_ballots(self, ok: list[int]) -> dict:
-        ballots = [r for r in self.rows.values() if r.kind == Subtask.Kind.VOTE and r.status == State.SUCCEEDED]
-        cast = [r.data.get("choice") for r in ballots if r.data.get("choice") in ok]
-        counts = {s: cast.count(s) for s in ok}
-        winner = self._rank(ok, lambda s: counts[s])
-        if cast:
-            reasoning = f"Answer {verdicts.label(winner)} received {counts[winner]} of {len(cast)} readable ballots."
-        else:
-            reasoning = "No ballot could be read; the answer with the fewest signs of hallucination was chosen."
-        return {"method": "vote", "winner": winner, "support": round(counts[winner] / len(cast), 4) if cast else None,
-                "votes": {verdicts.label(s): counts[s] for s in ok}, "reasoning": reasoning}  # fmt: skip
 
     def judge_model(self, ok: list[int]) -> str:
         return self.task.judge_model or settings.ORCHESTRATION_JUDGE_MODEL or self.models[ok[0]]
@@ -637,7 +586,7 @@ class TaskRunner:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed judge falls back to the reviews, recorded
-            winner = self._rank(ok, lambda s: 0)
+            winner = decisions.rank(ok, lambda s: 0, self._hallucination_scores())
             return {"method": "fallback", "winner": winner, "support": None, "judge_model": model,
                     "judge_failed": f"the judge {model} failed: {_describe(exc)}",
                     "reasoning": f"The judge {model} failed ({_describe(exc)})."}  # fmt: skip
@@ -645,10 +594,10 @@ class TaskRunner:
         self._write(row, content=result.content, **measured)
         choice = verdicts.choice_parse(result.content, set(ok))
         if not choice.parsed:
-            winner = self._rank(ok, lambda s: 0)
+            winner = decisions.rank(ok, lambda s: 0, self._hallucination_scores())
             return {"method": "fallback", "winner": winner, "support": None, "judge_model": model, "raw": result.content[:2000],
                     "reasoning": f"The judge's ruling could not be read; answer {verdicts.label(winner)} has the fewest signs of hallucination."}  # fmt: skip
-        return {"method": "judge", "winner": choice.slot, "support": 1.0, "judge_model": model,
+        return {"method": "judge", "winner": choice.slot, "support": None, "judge_model": model,
                 "reasoning": choice.reason or "(the judge gave no reason)"}  # fmt: skip
 
     # --- the end ---
@@ -673,6 +622,7 @@ class TaskRunner:
             "critical_path_ms": round(critical, 1),
             "wall_ms": round(wall, 1),
             "overhead_ms": None if self.resumed else round(wall - critical, 1),
+            "phase_wall_ms": {name: round(ms, 1) for name, ms in self._phase_ms.items()},
             "resumed": self.resumed,
         }
         reviews = [r for r in rows if r.kind == Subtask.Kind.REVIEW]
@@ -686,9 +636,7 @@ class TaskRunner:
 
     async def _finish(self, ok: list[int], agreement: dict, decision: dict) -> dict:
         winner = decision["winner"]
-        honesty = self.rows[f"answer-{winner}"].hallucination_score
-        parts = [p for p in (decision.get("support"), None if honesty is None else 1 - honesty) if p is not None]
-        confidence = round(mean(parts), 4) if parts else None
+        confidence = decisions.confidence(decision.get("support"), self.rows[f"answer-{winner}"].hallucination_score)
         await self.settle()
         fields = {
             "status": Status.SUCCEEDED, "final_answer": self._content(winner), "confidence": confidence,

@@ -208,15 +208,21 @@ def choice_parse(
         reason = _text(obj.get("reasoning") or obj.get("reason") or obj.get("reasons") or obj.get("explanation"))
     else:
         stripped = (text or "").strip()
-        lead = re.match(r"^\W*(?:answer\s+)?([A-Z]{1,2})\b\W*(.*)", stripped, re.S)
+        # "B", "B.", "C: because …", "Answer B - …": a letter alone at the start, set off by punctuation or "is".
+        lead = re.match(r"^\W*(?:(?i:answer)\s+)?([A-Z]{1,2})(?![A-Za-z])([\s\-:.)]*)(.*)", stripped, re.S)
+        # "… the best answer is B …", "Winner: C": a letter right after a word that names the choice.
         named = re.search(
-            r"\b(?:best|winner|choose|choice)\b[^A-Za-z]{0,20}(?:answer\s+)?([A-Z]{1,2})\b", stripped, re.I
+            r"(?i:\b(?:best|winner|choose|choice|pick)\b)(?:\s+(?i:answer))?(?:\s+(?i:is|would be))?\s*[:=-]?\s*"
+            r"(?:(?i:answer)\s+)?([A-Z]{1,2})(?![A-Za-z])",
+            stripped,
         )
-        if lead and (len(stripped) <= 3 or lead.group(2).startswith(("-", ":", ".", ")", "is", "because"))):
+        set_off = lead and (not lead.group(3) or any(c in lead.group(2) for c in "-:.)")
+                            or lead.group(3).lower().startswith(("is ", "because")))  # fmt: skip
+        if set_off:
             candidates.append(lead.group(1))
-            reason = lead.group(2).strip(" -:.)")[:REASON_MAX]
+            reason = lead.group(3).strip()[:REASON_MAX]
         elif named:
-            candidates.append(named.group(1).upper())
+            candidates.append(named.group(1))
             reason = stripped[:REASON_MAX]
     for candidate in candidates:
         letter = re.sub(r"(?i)^answer\s+", "", candidate.strip()).strip(" .:)(\"'")

@@ -4,6 +4,7 @@ helpers that create tasks through the JSON API and wait for them to end on the r
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import pytest
@@ -63,6 +64,16 @@ def wait_task(task_id: int, timeout: float = 90) -> Task:
     task = Task.objects.select_related("job").get(pk=task_id)
     log = task.job.log if task.job else ""
     raise AssertionError(f"task {task_id} still {task.status} after {timeout} s: {task.error} {log}")
+
+
+def stop_task(task_id: int) -> Task:
+    """Cancel a task a test only needed created (or let it end if it already has), so no worker is still running
+    it when the next test empties the database."""
+    from orchestration import services
+
+    with contextlib.suppress(services.OrchestrationInputError):  # it ended already
+        services.task_cancel(task=Task.objects.select_related("job").get(pk=task_id))
+    return wait_task(task_id, timeout=30)
 
 
 def wait_job(job_id: int, timeout: float = 90) -> Job:

@@ -8,7 +8,7 @@ import pytest
 from core.services import api_token_create
 from orchestration import services
 from orchestration.models import Task
-from tests.orchestration.conftest import API, ORCH_RIGHT, bearer, create_task, wait_job, wait_task
+from tests.orchestration.conftest import API, ORCH_RIGHT, bearer, create_task, stop_task, wait_job, wait_task
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -117,7 +117,7 @@ def test_the_same_idempotency_key_returns_the_same_task(client, token, scripted)
         f"{API}/tasks", {"prompt": "q", "models": ["fake-agree-1"]}, content_type="application/json", **auth
     )
     assert first.json()["task"]["id"] == second.json()["task"]["id"] and Task.objects.count() == 1
-    services.task_cancel(task=Task.objects.get())  # not run: the point was its creation
+    stop_task(Task.objects.get().pk)  # not run: the point was its creation
 
 
 def test_all_loaded_takes_every_loaded_model(alice_client, scripted):
@@ -128,7 +128,7 @@ def test_all_loaded_takes_every_loaded_model(alice_client, scripted):
     )
     assert response.status_code == 201
     assert response.json()["task"]["models"] == sorted(m["id"] for m in models if m["loaded"])[:5]
-    services.task_cancel(task=Task.objects.get())
+    stop_task(Task.objects.get().pk)
 
 
 def test_the_task_list_costs_the_same_few_queries_however_many_tasks(alice_client, alice, scripted,
