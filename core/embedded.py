@@ -127,6 +127,9 @@ def llm_server_start(
         "--n_threads", str(threads),
         "--host", "127.0.0.1",
         "--port", str(port),
+        # A second request waits for the first instead of cutting it off (the server's default interrupts
+        # the answer in progress: two chats at once lost one of them).
+        "--interrupt_requests", "false",
     ]  # fmt: skip
     if embedding:
         args += ["--embedding", "true"]

@@ -12,7 +12,7 @@ from core.services import api_token_create
 
 pytestmark = pytest.mark.django_db
 
-OUR_APPS = {"core", "llm", "chat", "monitoring", "browser", "knowledge"}
+OUR_APPS = {"core", "llm", "chat", "monitoring", "browser", "knowledge", "orchestration"}
 
 
 def our_models():

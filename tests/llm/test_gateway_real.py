@@ -137,3 +137,29 @@ async def test_long_text_is_mapped_over_chunks_and_reduced(llama):
     assert all(
         len(c) <= out["budget_tokens"] * 4 for c in services.text_chunks(text, budget_tokens=out["budget_tokens"])
     )
+
+
+async def test_two_answers_at_once_from_the_embedded_server_both_complete(llm_url):
+    """The embedded llama.cpp server queues a second request instead of cutting off the first
+    (`--interrupt_requests false`): two chats at once must both get their whole answer."""
+    import asyncio
+
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=llm_url, api_key="x", max_retries=0)
+
+    async def answer() -> tuple[str, str | None]:
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "Count to ten."}], max_tokens=24, stream=True
+        )
+        parts, finish = [], None
+        async for chunk in stream:
+            if chunk.choices:
+                parts.append(chunk.choices[0].delta.content or "")
+                finish = chunk.choices[0].finish_reason or finish
+        return "".join(parts), finish
+
+    results = await asyncio.gather(answer(), answer())
+    for text, finish in results:
+        assert text.strip() and finish in {"stop", "length"}, results
+    await client.close()
