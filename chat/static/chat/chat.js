@@ -57,8 +57,7 @@ const els = {
 
 const urls = {
   wsModule: app.dataset.wsModule || "/static/js/ws.js",
-  marked: app.dataset.markedSrc || "/static/vendor/marked.esm.js",
-  purify: app.dataset.purifySrc || "/static/vendor/purify.es.mjs",
+  markdown: app.dataset.markdownModule || "/static/js/markdown.js",
   icons: app.dataset.icons || "/static/img/icons.svg",
   newChat: app.dataset.newUrl || "/chat/",
   conversationPage: app.dataset.conversationUrl || "/chat/c/0/",
@@ -124,10 +123,6 @@ function storedValidate() {
 
 function setText(el, text) {
   if (el && el.textContent !== text) el.textContent = text;
-}
-
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 function el(tag, className, text) {
@@ -272,48 +267,16 @@ function showComposerError(message, { sticky = true } = {}) {
 
 /* ---------- markdown ---------- */
 
-const SANITIZE = {
-  FORBID_TAGS: ["style", "img", "form", "input", "button", "textarea", "select", "option", "iframe", "frame",
-    "object", "embed", "video", "audio", "source", "picture", "link", "meta", "base", "dialog"],
-  FORBID_ATTR: ["style", "id", "name", "srcset", "form", "formaction", "autofocus", "tabindex"],
-  ALLOW_DATA_ATTR: false,
-};
+let SANITIZE = null;
 
+/** marked + DOMPurify through the shared module (static/js/markdown.js, also used by the orchestrator). */
 async function loadMarkdown() {
   try {
-    const [markedModule, purifyModule] = await Promise.all([import(urls.marked), import(urls.purify)]);
-    const marked = markedModule.marked || markedModule.default;
-    const DOMPurify = purifyModule.default || purifyModule.DOMPurify;
-    if (!marked || !DOMPurify || typeof DOMPurify.sanitize !== "function") throw new Error("unexpected modules");
-    // Raw HTML written by the model is shown as text, never parsed; images would load from
-    // anywhere (and break the CSP), so they become links. DOMPurify still cleans the result.
-    marked.use({
-      renderer: {
-        html(token) {
-          const text = escapeHtml((token && (token.text ?? token.raw)) || "");
-          return token && token.block ? `<p>${text}</p>` : text;
-        },
-        image(token) {
-          const href = token && token.href ? String(token.href) : "";
-          const text = (token && (token.text || token.title)) || href || "image";
-          return `<a href="${escapeHtml(href)}">${escapeHtml(`[image: ${text}]`)}</a>`;
-        },
-      },
-    });
-    DOMPurify.addHook("uponSanitizeAttribute", (node, data) => {
-      // Model HTML must not borrow the page's classes; keep only the code language.
-      if (data.attrName === "class") {
-        const keep = node.nodeName === "CODE" && /^language-[\w+#.-]+$/.test(data.attrValue || "");
-        if (!keep) data.keepAttr = false;
-      }
-    });
-    DOMPurify.addHook("afterSanitizeAttributes", (node) => {
-      if (node.nodeName === "A" && node.hasAttribute("href")) {
-        node.setAttribute("target", "_blank");
-        node.setAttribute("rel", "noopener noreferrer nofollow");
-      }
-    });
-    state.md = { marked, DOMPurify };
+    const shared = await import(urls.markdown);
+    const md = await shared.loadMarkdown();
+    if (!md) return; // the shared module said why; answers stay plain text
+    SANITIZE = shared.SANITIZE;
+    state.md = md;
     for (const rec of state.messages.values()) if (rec.role === "assistant") renderBody(rec);
   } catch (error) {
     console.warn("chat: markdown unavailable, showing plain text", error);

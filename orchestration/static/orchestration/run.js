@@ -5,7 +5,7 @@ import {
   FINISHED, TaskFollower, api, el, formatMs, formatTime, jsonData, localTimes, newKey, percent, setBadge, showError,
   throttled, urlFor,
 } from "./common.js";
-import { loadMarkdown, renderMarkdown } from "./markdown.js";
+import { loadMarkdown, renderMarkdown } from "../js/markdown.js";
 
 const root = document.getElementById("run-page");
 const app = document.querySelector(".orch-app");

@@ -7,7 +7,7 @@ import {
   FINISHED, STRATEGY_TEXT, TaskFollower, api, el, formatMs, icon, jsonData, localTimes, percent, scoreLevel, setBadge,
   showError, slotLabel, throttled, urlFor,
 } from "./common.js";
-import { loadMarkdown, renderMarkdown } from "./markdown.js";
+import { loadMarkdown, renderMarkdown } from "../js/markdown.js";
 
 const root = document.getElementById("task-page");
 const app = document.querySelector(".orch-app");

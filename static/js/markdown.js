@@ -1,9 +1,9 @@
-// Model output as markdown, the way the chat page shows it: parsed by marked and always sanitised by
+// Model output as markdown, for the chat and orchestrator pages: parsed by marked and always sanitised by
 // DOMPurify. Raw HTML the model wrote is shown as text, images become links (they would load from
 // anywhere and break the CSP), links open in a new tab without the opener. If the libraries cannot be
 // loaded, the text is shown as it is.
 
-const SANITIZE = {
+export const SANITIZE = {
   FORBID_TAGS: ["style", "img", "form", "input", "button", "textarea", "select", "option", "iframe", "frame",
     "object", "embed", "video", "audio", "source", "picture", "link", "meta", "base", "dialog"],
   FORBID_ATTR: ["style", "id", "name", "srcset", "form", "formaction", "autofocus", "tabindex"],
@@ -57,7 +57,7 @@ export function loadMarkdown() {
       });
       return { marked, DOMPurify };
     } catch (error) {
-      console.warn("orchestrator: markdown unavailable, showing plain text", error);
+      console.warn("markdown unavailable, showing plain text", error);
       return null;
     }
   })();
@@ -77,7 +77,7 @@ export function renderMarkdown(node, text, md) {
     node.innerHTML = md.DOMPurify.sanitize(md.marked.parse(content, { gfm: true, breaks: true }), SANITIZE);
     node.classList.remove("is-plain");
   } catch (error) {
-    console.warn("orchestrator: markdown failed", error);
+    console.warn("markdown failed", error);
     node.classList.add("is-plain");
     node.textContent = content;
   }
