@@ -181,6 +181,14 @@ def test_pages_render_for_the_owner(alice_client, kb):
     assert alice_client.get(f"/knowledge/{kb.pk}/sources/{source['id']}/").status_code == 200
 
 
+def test_server_rendered_rows_name_their_source(alice_client, kb):
+    """A delete clicked before the page's script has loaded the list still names the source."""
+    alice_client.post(f"/knowledge/api/bases/{kb.pk}/sources", {"kind": "text", "title": "Memo <b>x</b>", "text": "x"},
+                      content_type="application/json")  # fmt: skip
+    html = alice_client.get(f"/knowledge/{kb.pk}/").content.decode()
+    assert 'data-name="Memo &lt;b&gt;x&lt;/b&gt;"' in html
+
+
 def test_the_api_wants_a_login(client, kb):
     assert client.get("/knowledge/api/bases").status_code == 401
     assert client.post(f"/knowledge/api/bases/{kb.pk}/sources", {"kind": "text", "text": "x"}).status_code == 401

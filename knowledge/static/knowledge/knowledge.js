@@ -242,7 +242,8 @@ $("source-rows").addEventListener("click", async (event) => {
   const row = button.closest("tr");
   const id = Number(row.dataset.sourceId);
   const source = sources.find((candidate) => candidate.id === id);
-  // The row names its source itself: the list may be mid-refresh when the click lands.
+  // The row names its source itself: the list may be mid-refresh (or not yet loaded) when the
+  // click lands; server-rendered rows carry data-name too.
   const name = source ? sourceName(source) : row.dataset.name || `source ${id}`;
   showError($("sources-error"), "");
   if (button.dataset.action === "delete") {
