@@ -20,24 +20,28 @@ RESTART_CLOSE_CODE = CLOSE_RESTARTING
 
 LOCAL: weakref.WeakSet = weakref.WeakSet()
 
-# Token bucket: refill `rate` tokens per second up to `burst`; one token per message.
-_BUCKET = """
-local tokens = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[2])
-local stamp = tonumber(redis.call('HGET', KEYS[1], 'ts') or ARGV[3])
-local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-tokens = math.min(burst, tokens + (now - stamp) * rate)
-local allowed = 0
-local wait = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-else
-  wait = (1 - tokens) / rate
+# Token buckets, all of a message's in one round trip: KEYS are the buckets, ARGV is `now`, then
+# `rate, burst` per bucket. Each refills `rate` tokens per second up to `burst`; a message takes
+# one token from every bucket, and only when each has one (a refused message costs nothing).
+_BUCKETS = """
+local now = tonumber(ARGV[1])
+local tokens, wait = {}, 0
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  local held = tonumber(redis.call('HGET', key, 't') or burst)
+  local stamp = tonumber(redis.call('HGET', key, 'ts') or now)
+  tokens[i] = math.min(burst, held + math.max(0, now - stamp) * rate)
+  if tokens[i] < 1 then wait = math.max(wait, (1 - tokens[i]) / rate) end
 end
-redis.call('HSET', KEYS[1], 't', tokens, 'ts', now)
-redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+local allowed = wait == 0 and 1 or 0
+for i, key in ipairs(KEYS) do
+  local rate, burst = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+  redis.call('HSET', key, 't', tokens[i] - allowed, 'ts', now)
+  redis.call('EXPIRE', key, math.ceil(burst / rate) + 1)
+end
 return {allowed, tostring(wait)}
 """
+_buckets_script = None
 
 
 def type_limits() -> dict[str, tuple[int, int]]:
@@ -54,12 +58,14 @@ async def rate_limit_check(user_id: int, kind: str) -> float:
     if kind in limits:
         per_minute, burst = limits[kind]
         checks.append((f"orch:rl:{user_id}:{kind}", per_minute / 60.0, burst))
-    now = time.time()
-    for key, rate, burst in checks:
-        allowed, wait = await state.client().eval(_BUCKET, 1, key, rate, burst, now)
-        if not int(allowed):
-            return max(0.05, float(wait))
-    return 0.0
+    global _buckets_script
+    if _buckets_script is None:
+        _buckets_script = state.client().register_script(_BUCKETS)  # EVALSHA: the script is sent once
+    args: list = [time.time()]
+    for _key, rate, burst in checks:
+        args += [rate, burst]
+    allowed, wait = await _buckets_script(keys=[key for key, _r, _b in checks], args=args, client=state.client())
+    return 0.0 if int(allowed) else max(0.05, float(wait))
 
 
 async def connection_add(consumer, user_id: int) -> None:

@@ -1,7 +1,8 @@
 """The model catalogue across backends: which backends serve model X, loaded or not, context length.
 
-Kept in Redis for 5 minutes (refreshed by beat and on demand), plus a 2-second copy in each
-process so that the hot path of a request does not ask Redis for it every time.
+Kept in Redis for 5 minutes (refreshed by beat and on demand), plus a copy in each process
+(`llm.localcache`) so that the hot path of a request neither asks Redis for it every time nor
+waits while it is reloaded.
 """
 
 from __future__ import annotations
@@ -10,16 +11,13 @@ import asyncio
 import json
 import time
 
-from django.conf import settings
-
 from llm import state
 from llm.discovery import DiscoveryError, ModelInfo, models_list
+from llm.localcache import LocalCache
 from llm.models import Backend
 
 CACHE_KEY = f"{state.PREFIX}:catalogue"
 CACHE_TTL_S = 300
-
-_local: tuple[float, dict] | None = None
 
 
 async def enabled_backends() -> list[Backend]:
@@ -28,7 +26,6 @@ async def enabled_backends() -> list[Backend]:
 
 async def catalogue_refresh(backends: list[Backend] | None = None) -> dict:
     """Ask every enabled backend for its models now and store the result."""
-    global _local
     backends = backends if backends is not None else await enabled_backends()
     results = await asyncio.gather(*(models_list(b) for b in backends), return_exceptions=True)
     entry: dict = {"refreshed_at": time.time(), "backends": {}}
@@ -39,26 +36,28 @@ async def catalogue_refresh(backends: list[Backend] | None = None) -> dict:
         else:
             entry["backends"][backend.name] = {"ok": True, "error": "", "models": [m.to_dict() for m in result]}
     await state.client().set(CACHE_KEY, json.dumps(entry), ex=CACHE_TTL_S)
-    _local = (time.monotonic(), entry)
+    _local.put(entry)
     return entry
 
 
-async def catalogue_get(*, refresh: bool = False) -> dict:
-    global _local
-    if not refresh and _local is not None and time.monotonic() - _local[0] < settings.LLM_LOCAL_CACHE_S:
-        return _local[1]
-    if not refresh:
-        raw = await state.client().get(CACHE_KEY)
-        if raw:
-            entry = json.loads(raw)
-            _local = (time.monotonic(), entry)
-            return entry
+async def _catalogue_shared() -> dict:
+    raw = await state.client().get(CACHE_KEY)
+    if raw:
+        return json.loads(raw)
     return await catalogue_refresh()
 
 
+_local: LocalCache[dict] = LocalCache(_catalogue_shared, "the model catalogue")
+
+
+async def catalogue_get(*, refresh: bool = False) -> dict:
+    if refresh:
+        return await catalogue_refresh()
+    return await _local.get()
+
+
 def catalogue_forget_local() -> None:
-    global _local
-    _local = None
+    _local.forget()
 
 
 async def catalogue_invalidate() -> None:

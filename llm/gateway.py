@@ -26,6 +26,7 @@ from django.conf import settings
 from llm import state
 from llm.catalogue import catalogue_get, enabled_backends, models_by_id
 from llm.discovery import ModelInfo, headers_for
+from llm.localcache import LocalCache
 from llm.models import Backend
 from llm.validation import Flag, response_check
 
@@ -246,22 +247,16 @@ async def sse_chunks(backend: Backend, payload: dict):
                 yield chunk
 
 
-_backends_local: tuple[float, list[Backend]] | None = None
 _local_inflight: Counter[str] = Counter()
+_backends_local: LocalCache[list[Backend]] = LocalCache(enabled_backends, "the backends")
 
 
 async def backends_cached() -> list[Backend]:
-    global _backends_local
-    if _backends_local is not None and time.monotonic() - _backends_local[0] < settings.LLM_LOCAL_CACHE_S:
-        return _backends_local[1]
-    found = await enabled_backends()
-    _backends_local = (time.monotonic(), found)
-    return found
+    return await _backends_local.get()
 
 
 def backends_forget_local() -> None:
-    global _backends_local
-    _backends_local = None
+    _backends_local.forget()
 
 
 # --- routing ---

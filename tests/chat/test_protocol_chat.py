@@ -210,6 +210,21 @@ async def test_rate_limit_answers_with_retry_after(alice_ws, settings):
     assert sum(r["type"] == "pong" for r in replies) == 10
 
 
+async def test_a_refused_send_does_not_spend_the_general_budget(alice_ws, settings):
+    settings.WS_MESSAGES_PER_MINUTE = 40  # burst of 10
+    settings.WS_CHAT_SENDS_PER_MINUTE = 20  # burst of 5
+    codes = []
+    for i in range(7):
+        await alice_ws.send(type="chat:send", content="", id=f"s{i}")  # past the limit: bad_request
+        codes.append((await alice_ws.recv())["code"])
+    assert codes == ["bad_request"] * 5 + ["rate_limited"] * 2
+    replies = []
+    for i in range(5):  # 10 - 5 sends: the two refused sends took nothing
+        await alice_ws.send(type="ping", id=str(i))
+        replies.append((await alice_ws.recv())["type"])
+    assert replies == ["pong"] * 5
+
+
 async def test_monitoring_subscription_sends_metrics_at_once(alice_ws, llama):
     await alice_ws.send(type="monitoring:subscribe", id="m")
     assert await alice_ws.recv() == {"type": "monitoring:subscribed", "id": "m", "interval_s": 10}
