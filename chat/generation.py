@@ -220,6 +220,9 @@ class Generation:
         """Keep the alive key fresh and notice a cancel asked from any process."""
         task = asyncio.current_task()
         runner = RUNNING.get(self.message_id)
+        # Not at once: followers elsewhere ask for the alive key only after 2 s without a frame,
+        # and this process cancels directly; the answer's first token need not wait behind this.
+        await asyncio.sleep(WATCH_EVERY_S)
         while True:
             pipe = self.redis.pipeline(transaction=False)
             pipe.set(alive_key(self.message_id), "1", ex=ALIVE_TTL_S)

@@ -122,6 +122,11 @@ async def inflight_remove(name: str, token: str) -> None:
 
 async def states(names: list[str]) -> dict[str, BackendState]:
     """Circuit, in-flight and latency of each backend, in one round trip."""
+    return (await states_and_sticky(names, sticky_key=None))[0]
+
+
+async def states_and_sticky(names: list[str], *, sticky_key: str | None) -> tuple[dict[str, BackendState], str | None]:
+    """states(), and the backend a conversation last used (`sticky_key`), in the same round trip."""
     now = time.time()
     pipe = client().pipeline(transaction=False)
     for name in names:
@@ -130,7 +135,9 @@ async def states(names: list[str]) -> dict[str, BackendState]:
         pipe.zremrangebyscore(inflight, 0, now - INFLIGHT_MAX_AGE_S)
         pipe.zcard(inflight)
         pipe.get(ewma)
-    results = await pipe.execute() if names else []
+    if sticky_key:
+        pipe.get(f"{PREFIX}:sticky:{sticky_key}")
+    results = await pipe.execute() if names or sticky_key else []
     found = {}
     for i, name in enumerate(names):
         cb, _, count, ewma = results[i * 4 : i * 4 + 4]
@@ -142,4 +149,4 @@ async def states(names: list[str]) -> dict[str, BackendState]:
             latency_ms=float(ewma) if ewma is not None else None,
             last_error=cb.get("last_error", ""),
         )
-    return found
+    return found, (results[-1] if sticky_key else None)
