@@ -145,12 +145,16 @@ class Generation:
         """The final state, exactly once. `content` (a recovery attempt's) replaces what streamed."""
         await self.flush()
         content = "".join(self.parts) if content is None else content
-        await database_sync_to_async(services.message_finish)(
-            message_id=self.message_id, content=content, status=status, finish_reason=finish_reason, error=error,
-            model=self.model, backend=self.backend, timings=timings, usage=usage, attempts=attempts,
-            citations=self.grounding.citations, validation=validation,
-        )  # fmt: skip
-        message = await Message.objects.aget(pk=self.message_id)
+
+        def write_and_read() -> Message:  # one hop to the database thread, not two
+            services.message_finish(
+                message_id=self.message_id, content=content, status=status, finish_reason=finish_reason, error=error,
+                model=self.model, backend=self.backend, timings=timings, usage=usage, attempts=attempts,
+                citations=self.grounding.citations, validation=validation,
+            )  # fmt: skip
+            return Message.objects.get(pk=self.message_id)
+
+        message = await database_sync_to_async(write_and_read)()
         counters.incr("chat_streams_total", status)
         for kind in ("prompt", "completion"):
             if getattr(message, f"{kind}_tokens", None):

@@ -134,8 +134,11 @@ def message_finish(
         fields["model"] = model
     if backend:
         fields["backend"] = backend
-    updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(**fields)
-    Conversation.objects.filter(messages__pk=message_id).update(updated_at=timezone.now())
+    with transaction.atomic():  # one commit: on SQLite every write transaction is a turn at the one writer
+        updated = Message.objects.filter(pk=message_id, status=Message.Status.STREAMING).update(**fields)
+        if updated:
+            conversation = Message.objects.filter(pk=message_id).values("conversation_id")
+            Conversation.objects.filter(pk__in=conversation).update(updated_at=fields["updated_at"])
     return updated
 
 

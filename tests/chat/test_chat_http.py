@@ -135,3 +135,19 @@ def test_staff_see_live_connection_counts_on_the_home_page(client, staff, alice)
     other = Client()
     other.force_login(alice)
     assert b'id="ws-connections"' not in other.get("/").content
+
+
+def test_a_finished_answer_moves_its_conversation_up_once(alice):
+    """Finishing is one transaction: the message's final state and the conversation's updated_at;
+    a second finish of the same message changes neither."""
+    older = services.chat_start(user=alice, content="first")
+    newer = services.chat_start(user=alice, content="second")
+    Conversation.objects.filter(pk=older.conversation.pk).update(updated_at="2020-01-01T00:00:00Z")
+    assert services.message_finish(message_id=older.assistant_message.pk, content="done", status="complete") == 1
+    older.conversation.refresh_from_db()
+    assert older.conversation.updated_at > newer.conversation.updated_at
+    stamp = older.conversation.updated_at
+    assert services.message_finish(message_id=older.assistant_message.pk, content="again", status="failed") == 0
+    older.conversation.refresh_from_db()
+    assert older.conversation.updated_at == stamp
+    assert Message.objects.get(pk=older.assistant_message.pk).content == "done"
