@@ -190,10 +190,28 @@ def test_upload_paste_search_and_read_the_chunks(page, daphne_url, alice, llama2
     expect(page.locator(".facts")).to_contain_text("lighthouse.md")
     shoot(page, artifacts_dir, "knowledge-source")
 
-    # Delete a source (after a confirm): its row goes, the counts follow.
+    # Delete a source (after a confirm): its row goes, the counts follow. The click lands before the
+    # page's own list has arrived, and that list (fetched before the delete) arrives after it.
+    held = []
+
+    def hold_the_first_list(route):
+        if route.request.method == "GET" and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/knowledge/api/bases/\d+/sources$"), hold_the_first_list)
     page.goto(detail_url)
     expect(page.locator("#source-rows tr")).to_have_count(4)
     source_row(page, "alpacas").get_by_role("button", name=re.compile("^Delete")).click()
+    expect(page.locator("#source-rows tr")).to_have_count(3)
+    expect(page.locator("#stat-sources")).to_have_text("3")
+    assert held, "the page asked for its list"
+    route, stale = held[0]
+    assert "alpacas" in stale.text()
+    route.fulfill(response=stale)
+    page.wait_for_timeout(500)  # the stale list is drawn (or, rightly, not)
+    page.unroute(re.compile(r"/knowledge/api/bases/\d+/sources$"))
     expect(page.locator("#source-rows tr")).to_have_count(3)
     expect(source_row(page, "alpacas")).to_have_count(0)
     expect(page.locator("#stat-sources")).to_have_text("3")

@@ -12,6 +12,9 @@ const data = root.dataset;
 const maxUploadBytes = Number(data.maxUploadMb) * 1024 * 1024 || 0;
 
 let sources = [];
+// Sources deleted on this page: a list fetched before the delete landed must not bring them back.
+const deletedIds = new Set();
+let listLoaded = false; // until then the rows are the server's, and `sources` is still empty
 const jobStates = new Map(); // job id -> the latest task:update
 const uploads = new Map(); // source id -> its upload list item
 let reembedJobId = null;
@@ -194,10 +197,11 @@ function renderSources() {
 async function refreshSources() {
   try {
     const [answer, base] = await Promise.all([api("GET", data.sourcesApi), api("GET", data.baseApi).catch(() => null)]);
-    sources = answer.sources || [];
+    sources = (answer.sources || []).filter((source) => !deletedIds.has(Number(source.id)));
     // The embedding model is chosen at the first ingestion; the counts and "updated" move too.
     if (base && base.base) showBase(base.base);
     showError($("sources-error"), "");
+    listLoaded = true;
     renderSources();
   } catch (error) {
     showError($("sources-error"), `The sources could not be loaded: ${error.message}`);
@@ -251,10 +255,18 @@ $("source-rows").addEventListener("click", async (event) => {
     button.disabled = true;
     try {
       await api("DELETE", urlFor(data.sourceApi, id));
+      deletedIds.add(id);
       sources = sources.filter((candidate) => candidate.id !== id);
       uploads.get(id)?.remove();
       uploads.delete(id);
-      renderSources();
+      if (listLoaded) {
+        renderSources();
+      } else {
+        // The list has not arrived yet: take the server-rendered row away and leave the others.
+        row.remove();
+        $("stat-sources").textContent = String($("source-rows").rows.length);
+        refreshSoon();
+      }
       $("sources-live").textContent = `Deleted “${name}”.`;
     } catch (error) {
       showError($("sources-error"), `${name}: ${error.message}`);
