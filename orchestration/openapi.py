@@ -409,6 +409,10 @@ def schema() -> dict:
                 "One task: answers, reviews, ballots, agreement matrix, decision, metrics",
                 {"200": _json(_wrap("task", "TaskDetail")), "404": NOT_FOUND},
             ),
+            "delete": _op(
+                "Delete a finished task with its answers and reviews (a running one: cancel it first)",
+                {"204": {"description": "Deleted"}, "404": NOT_FOUND, "409": CONFLICT},
+            ),
         },
         f"{base}/tasks/{{pk}}/cancel": {
             "parameters": ID,

@@ -331,6 +331,19 @@ def task_cancel(*, task: Task) -> Task:
     return task
 
 
+def task_delete(*, task: Task) -> None:
+    """Delete a finished task with its answers, reviews, decision and its job's log."""
+    if task.workflow_run_id is not None:
+        raise OrchestrationInputError("this task is a step of a workflow run and is kept with the run")
+    if not task.is_finished:
+        raise OrchestrationInputError(f"task {task.pk} is still {task.status}: cancel it first")
+    with transaction.atomic():
+        job_id = task.job_id
+        task.delete()  # its subtasks go with it
+        if job_id is not None:
+            Job.objects.filter(pk=job_id).delete()
+
+
 def task_rerun(*, task: Task) -> Task:
     """The same question to the same models again, as a new task (the first keeps its results)."""
     if task.workflow_run_id is not None:

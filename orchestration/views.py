@@ -173,10 +173,18 @@ def api_tasks(request: HttpRequest) -> JsonResponse:
 
 
 @json_api
-@require_GET
-def api_task(request: HttpRequest, pk: int) -> JsonResponse:
-    """One task with its answers, reviews, ballots, agreement matrix, decision and metrics."""
-    return JsonResponse({"task": task_json(selectors.task_get(user=request.user, pk=pk), detail=True)})
+@require_http_methods(["GET", "DELETE"])
+def api_task(request: HttpRequest, pk: int) -> HttpResponse:
+    """One task with its answers, reviews, ballots, agreement matrix, decision and metrics; DELETE
+    removes a finished one."""
+    task = selectors.task_get(user=request.user, pk=pk)
+    if request.method == "DELETE":
+        try:
+            services.task_delete(task=task)
+        except services.OrchestrationInputError as exc:
+            return _error(str(exc), 409, "conflict")
+        return HttpResponse(status=204)
+    return JsonResponse({"task": task_json(task, detail=True)})
 
 
 @json_api

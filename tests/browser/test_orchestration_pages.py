@@ -154,6 +154,15 @@ def test_task_form_runs_live_to_a_judged_answer(page, daphne_url, alice, scripte
     again = Task.objects.exclude(pk=task.pk).get()
     assert again.status == "cancelled" and again.model_names == task.model_names
     page.screenshot(path=str(artifacts_dir / "orchestration-task-cancelled-light.png"), full_page=True)
+
+    # A finished task can be deleted (after a confirm): back to the history, where it is gone.
+    dialogs = []
+    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
+    page.click("#task-delete")
+    page.wait_for_url(re.compile(r"/orchestration/$"))
+    assert dialogs == [f"Delete task #{again.pk} with its answers and reviews?"]
+    expect(page.locator("#task-rows tr")).to_have_count(1)
+    assert not Task.objects.filter(pk=again.pk).exists()
     assert page.csp_errors == []
 
 
@@ -441,6 +450,7 @@ def test_run_with_a_cross_check_and_a_branch(page, daphne_url, alice, scripted, 
     expect(page.locator('#agreement-matrix td[data-verdict="agree"]')).to_have_count(2)
     expect(page.locator("#task-rerun")).to_be_hidden()
     expect(page.locator("#task-cancel")).to_be_hidden()
+    expect(page.locator("#task-delete")).to_be_hidden()  # it goes with its run
     assert page.csp_errors == []
 
 

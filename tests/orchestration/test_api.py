@@ -39,6 +39,27 @@ def test_a_script_creates_follows_and_lists_tasks_with_a_token(client, token, sc
     assert wait_task(again.json()["task"]["id"]).status == "succeeded"
 
 
+def test_a_finished_task_is_deleted_with_its_answers_and_job_and_a_running_one_is_not(
+    client, token, scripted, celery_worker
+):  # fmt: skip
+    from core.models import Job
+    from orchestration.models import Subtask
+
+    auth = bearer(token)
+    task = wait_task(create_task(client, auth, prompt="Q?", models=["fake-agree-1", "fake-agree-2"])["id"])
+    assert task.status == "succeeded" and Subtask.objects.filter(task=task).exists()
+    pending = services.task_create(user=task.user, prompt="Later", models=["fake-agree-1"], enqueue=False)
+    refused = client.delete(f"{API}/tasks/{pending.pk}", **auth)
+    assert refused.status_code == 409 and "cancel it first" in refused.json()["error"]
+    assert Task.objects.filter(pk=pending.pk).exists()
+
+    assert client.delete(f"{API}/tasks/{task.pk}", **auth).status_code == 204
+    assert not Task.objects.filter(pk=task.pk).exists()
+    assert not Subtask.objects.filter(task_id=task.pk).exists() and not Job.objects.filter(pk=task.job_id).exists()
+    assert client.get(f"{API}/tasks/{task.pk}", **auth).status_code == 404
+    assert client.delete(f"{API}/tasks/{task.pk}", **auth).status_code == 404
+
+
 def test_without_a_login_or_with_a_wrong_token_it_is_401_json(client):
     assert client.get(f"{API}/tasks").status_code == 401
     response = client.get(f"{API}/tasks", HTTP_AUTHORIZATION="Bearer nope")
@@ -57,6 +78,7 @@ def test_another_users_rows_do_not_exist_for_them(client, alice, bob, scripted, 
     auth = bearer(api_token_create(user=bob, name="bob").secret)
     for method, path in [
         ("get", f"/tasks/{task.pk}"), ("post", f"/tasks/{task.pk}/cancel"), ("post", f"/tasks/{task.pk}/rerun"),
+        ("delete", f"/tasks/{task.pk}"),
         ("get", f"/templates/{template.pk}"), ("patch", f"/templates/{template.pk}"), ("delete", f"/templates/{template.pk}"),
         ("post", f"/templates/{template.pk}/render"), ("get", f"/instructions/{instruction.pk}"),
         ("delete", f"/instructions/{instruction.pk}"), ("get", f"/workflows/{workflow.pk}"),

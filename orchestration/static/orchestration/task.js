@@ -389,6 +389,7 @@ function renderHeader() {
   $("task-cancel").hidden = finished || step;
   if (finished) $("task-cancel").disabled = false;
   $("task-rerun").hidden = !finished || step;
+  $("task-delete").hidden = !finished || step;
   $("task-failed").hidden = task.status !== "failed";
   $("task-error-text").textContent = task.error || "No reason was recorded.";
   $("task-cancelled").hidden = task.status !== "cancelled";
@@ -479,6 +480,20 @@ $("task-rerun").addEventListener("click", async (event) => {
   try {
     const data = await api("POST", root.dataset.rerunApi);
     location.assign(urlFor(root.dataset.taskUrl, data.task.id));
+  } catch (error) {
+    showActionError(error.message);
+    button.disabled = false;
+  }
+});
+
+$("task-delete").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  if (!window.confirm(`Delete task #${task.id} with its answers and reviews?`)) return;
+  button.disabled = true;
+  showActionError("");
+  try {
+    await api("DELETE", root.dataset.taskApi);
+    location.assign(root.dataset.indexUrl);
   } catch (error) {
     showActionError(error.message);
     button.disabled = false;
