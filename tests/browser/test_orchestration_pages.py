@@ -500,6 +500,34 @@ def test_templates_and_instructions_are_edited_on_their_pages(page, daphne_url, 
     assert page.csp_errors == []
 
 
+def test_buttons_wait_for_their_page_module(page, daphne_url, alice):  # noqa: F811
+    """A click that lands before the page's module has run must not be lost: the buttons only the module makes
+    work are disabled until it has (the CI flake where "Add an input" was clicked too early)."""
+    login(page, daphne_url)
+    held = re.compile(r".*/static/orchestration/common\.js.*")
+    page.route(held, lambda route: route.abort())
+    page.goto(f"{daphne_url}/orchestration/workflows/new/")
+    for selector in ("#inputs-add", "#step-add-button", "#wf-save"):
+        expect(page.locator(selector)).to_be_disabled()
+    page.goto(f"{daphne_url}/orchestration/templates/")
+    for selector in ("#item-new", "#spec-add", "#detect-variables", "#item-save"):
+        expect(page.locator(selector)).to_be_disabled()
+    page.goto(f"{daphne_url}/orchestration/tasks/new/")
+    for selector in ("#mode-prompt", "#mode-template", "#task-submit"):
+        expect(page.locator(selector)).to_be_disabled()
+
+    page.unroute(held)
+    page.goto(f"{daphne_url}/orchestration/workflows/new/")
+    page.click("#inputs-add")
+    expect(page.locator("#input-rows .spec-name")).to_have_count(1)
+    expect(page.locator("#step-add-button")).to_be_enabled()
+    page.goto(f"{daphne_url}/orchestration/templates/")
+    expect(page.locator("#detect-variables")).to_be_enabled()
+    page.goto(f"{daphne_url}/orchestration/tasks/new/")
+    page.click("#mode-template")
+    expect(page.locator("#mode-template")).to_have_attribute("aria-selected", "true")
+
+
 def test_another_users_task_workflow_and_run_are_404(page, daphne_url, alice, bob):  # noqa: F811
     task = Task.objects.create(user=bob, title="Bob's question", prompt="Secret?", model_names=["m"])
     workflow = Workflow.objects.create(

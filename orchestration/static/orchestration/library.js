@@ -1,7 +1,7 @@
 // Templates and instructions: a list and an editor (create, edit, delete). A template's variables are
 // edited as rows (name, type, required, default, choices, description) and checked here as the server
 // checks them, including that every {{ placeholder }} of the prompt is declared.
-import { api, clearFieldErrors, el, focusFirstError, jsonData, setFieldError, showError, urlFor } from "./common.js";
+import { api, clearFieldErrors, el, focusFirstError, jsonData, scriptReady, setFieldError, showError, urlFor } from "./common.js";
 import { placeholders, specEditor } from "./variables.js";
 
 const root = document.getElementById("library-page");
@@ -166,4 +166,5 @@ $("item-new").addEventListener("click", () => edit(null));
 
 const wanted = Number(new URL(location.href).searchParams.get("id"));
 edit(items.find((i) => i.id === wanted) || null, { focus: false });
+scriptReady();
 $("item-save").disabled = false; // disabled in the HTML until this module handles the form

@@ -5,7 +5,7 @@
 // everything else goes in as text.
 import {
   FINISHED, STRATEGY_TEXT, TaskFollower, api, el, formatMs, icon, jsonData, localTimes, percent, scoreLevel, setBadge,
-  showError, slotLabel, throttled, urlFor,
+  scriptReady, showError, slotLabel, throttled, urlFor,
 } from "./common.js";
 import { loadMarkdown, renderMarkdown } from "../js/markdown.js";
 
@@ -514,6 +514,7 @@ $("final-copy").addEventListener("click", async (event) => {
 localTimes(root);
 $("subtasks-details").open = !FINISHED.has(task.status);
 renderAll();
+scriptReady();
 md = await loadMarkdown();
 renderAll();
 if (!FINISHED.has(task.status)) {

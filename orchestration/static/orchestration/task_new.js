@@ -3,7 +3,7 @@
 // knowledge bases and options. Creates the task through the JSON API and opens its live view; a server
 // error is shown under the field it names.
 import {
-  api, clearFieldErrors, el, focusFirstError, jsonData, newKey, setFieldError, showError, STRATEGY_TEXT, urlFor,
+  api, clearFieldErrors, el, focusFirstError, jsonData, newKey, scriptReady, setFieldError, showError, STRATEGY_TEXT, urlFor,
 } from "./common.js";
 import { renderPreview, valuesForm } from "./variables.js";
 
@@ -370,4 +370,5 @@ updateStrategy();
 summarize();
 loadModels();
 loadBases();
+scriptReady();
 $("task-submit").disabled = false; // disabled in the HTML until this module handles the form

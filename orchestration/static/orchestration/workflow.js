@@ -5,7 +5,7 @@
 // an earlier step or a declared input) and shows the server's own refusals on the step they name.
 import {
   FINISHED, TaskFollower, api, badge, clearFieldErrors, el, focusFirstError, formatMs, formatTime, jsonData, newKey,
-  setBadge, setFieldError, showError, urlFor,
+  scriptReady, setBadge, setFieldError, showError, urlFor,
 } from "./common.js";
 import { placeholders, specEditor, valuesForm } from "./variables.js";
 
@@ -731,5 +731,6 @@ renderRunForm();
 renderHistory();
 loadCatalogues();
 // Disabled in the HTML until this module handles the forms (a native submit would lose the work).
+scriptReady();
 $("wf-save").disabled = false;
 if ($("run-submit")) $("run-submit").disabled = false;
