@@ -202,7 +202,9 @@ def job_run(job_id: int, resolve: Callable[[str], Callable] | None = None) -> Jo
             job, Job.Status.FAILED, result=getattr(reporter, "partial", None), error=str(exc) or repr(exc)
         )
     if reporter.cancelled():
-        return job_finish(job, Job.Status.CANCELLED, result=result, error="cancelled")
+        # The handler checks for a cancel while it works; one that came after it finished is too late to stop
+        # anything, and calling the job cancelled would contradict what it wrote (a task's answer, the chunks).
+        reporter.log("a cancel request came after the work had finished; the result stands")
     return job_finish(job, Job.Status.SUCCEEDED, result=result)
 
 

@@ -87,6 +87,11 @@ def run_task_async(task: Task, report: Reporter, *, progress: Callable[[float], 
             return await watched(runner.run(), report.job.pk)
         except JobCancelled:
             await runner.end_unfinished(Status.CANCELLED, "cancelled")
+            # A cancel can land while the final result is being written (the write goes on in its thread):
+            # then the task has succeeded, and its job says so too.
+            task_now = await Task.objects.aget(pk=task.pk)
+            if task_now.status == Status.SUCCEEDED:
+                return task_summary(task_now)
             raise
         except Exception as exc:
             await runner.end_unfinished(Status.FAILED, str(exc) or type(exc).__name__)

@@ -662,10 +662,11 @@ class TaskRunner:
             await Subtask.objects.filter(pk__in=[r.pk for r in open_rows]).aupdate(
                 status=row_status, completed_at=_now()
             )
-        await Task.objects.filter(pk=self.task.pk, finished_at__isnull=True).aupdate(
+        ended = await Task.objects.filter(pk=self.task.pk, finished_at__isnull=True).aupdate(
             status=status, error=error[:2000], finished_at=_now()
         )
-        self.task.status, self.task.error = status, error[:2000]
+        if ended:  # else it had already ended (its final write won a race with the cancel): that stands
+            self.task.status, self.task.error = status, error[:2000]
         if self.publish is not None:
             await self.publish(self.checklist(), self.progress, self._log_take())
 

@@ -39,6 +39,16 @@ def steps_handler(job: Job, report: jobs.Reporter) -> dict:
 jobs.register("test.steps", "tests.core.test_jobs.steps_handler")
 
 
+def late_cancel_handler(job: Job, report: jobs.Reporter) -> dict:
+    """Does its work, then a cancel request arrives before the job's row is finished."""
+    report.check_cancelled()
+    jobs.job_cancel(Job.objects.get(pk=job.pk))
+    return {"written": True}
+
+
+jobs.register("test.late_cancel", "tests.core.test_jobs.late_cancel_handler")
+
+
 def create(user, **params) -> Job:
     return jobs.job_create(user=user, kind="test.steps", title="three steps", params=params, enqueue=False)
 
@@ -128,6 +138,15 @@ async def test_subscriber_sees_current_state_then_every_change_and_cancel_of_a_r
     await ws.send(type="task:unsubscribe", id="u", task_id=job.pk)
     assert (await ws.recv())["type"] == "task:unsubscribed"
     await ws.close()
+
+
+async def test_a_cancel_after_the_work_finished_does_not_undo_its_result():
+    user = await make_user("alice")
+    job = await sync_to_async(jobs.job_create)(user=user, kind="test.late_cancel", title="late", enqueue=False)
+    finished = await sync_to_async(jobs.job_run)(job.pk)
+    row = await Job.objects.aget(pk=job.pk)
+    assert finished.status == row.status == "succeeded" and row.result == {"written": True} and row.error == ""
+    assert row.cancel_requested and "came after the work had finished" in row.log
 
 
 async def test_another_users_task_does_not_exist_for_them():

@@ -9,8 +9,9 @@ import pytest
 
 from core import jobs
 from core.models import Job
+from orchestration import jobs as orchestration_jobs
 from orchestration import services
-from orchestration.models import Subtask
+from orchestration.models import Subtask, Task
 from tests.orchestration.conftest import API, ORCH_RIGHT, create_task, detail, wait_task
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -85,3 +86,20 @@ def test_cancel_before_the_task_starts_ends_it_at_once(alice, scripted):
     assert task.status == "cancelled" and task.finished_at is not None
     assert Job.objects.get(pk=task.job_id).status == "cancelled"
     assert jobs.job_run(task.job_id) is None  # nothing runs it later
+
+
+def test_a_cancel_landing_on_the_final_write_leaves_task_and_job_succeeded(alice, scripted, monkeypatch):
+    """The watcher can cancel the run while the final UPDATE is under way in its thread: the write lands, the
+    await is cancelled. The stored outcome (succeeded) must win, for the task and for its job."""
+
+    async def cancelled_as_it_ends(work, job_id):
+        await work
+        await Job.objects.filter(pk=job_id).aupdate(cancel_requested=True)
+        raise jobs.JobCancelled()
+
+    monkeypatch.setattr(orchestration_jobs, "watched", cancelled_as_it_ends)
+    task = services.task_create(user=alice, prompt="Capital of France?", models=["fake-agree-1"], enqueue=False)
+    job = jobs.job_run(task.job_id)
+    task = Task.objects.get(pk=task.pk)
+    assert task.status == "succeeded" and task.final_answer == ORCH_RIGHT and task.error == ""
+    assert job.status == "succeeded" and job.result["status"] == "succeeded"
