@@ -3,6 +3,7 @@
 import {
   FINISHED, TaskFollower, badge, el, formatTime, jobUrl, postJSON, progressText, setBadge, subtaskItems,
 } from "./common.js";
+import { scriptReady } from "../js/ready.js";
 
 const root = document.getElementById("browser-app");
 const $ = (id) => document.getElementById(id);
@@ -218,3 +219,4 @@ for (const time of document.querySelectorAll("time[data-local]")) time.textConte
 for (const row of $("history-rows").querySelectorAll("tr[data-job-id]")) {
   if (!FINISHED.has(row.dataset.status)) follower.follow(row.dataset.jobId);
 }
+scriptReady();

@@ -1,5 +1,6 @@
 // The knowledge index: create a base through the JSON API, then open it.
 import { api, localTimes, showError, urlFor } from "./api.js";
+import { scriptReady } from "../js/ready.js";
 
 const root = document.getElementById("kb-index");
 const form = document.getElementById("create-form");
@@ -29,3 +30,4 @@ form.addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+scriptReady();

@@ -5,6 +5,7 @@ import {
   FINISHED, KIND_TEXT, SOURCE_BUSY, TaskFollower, api, el, formatBytes, localTimes, percent, setSourceBadge,
   showError, uploadFile, urlFor,
 } from "./api.js";
+import { scriptReady } from "../js/ready.js";
 
 const root = document.getElementById("kb-detail");
 const $ = (id) => document.getElementById(id);
@@ -611,5 +612,7 @@ $("kb-delete").addEventListener("click", async (event) => {
 });
 
 /* ---------- Start ---------- */
+
+scriptReady();
 
 refreshSources();

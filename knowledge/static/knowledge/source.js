@@ -1,5 +1,6 @@
 // A source's page: follow its ingestion live (the page reloads when it ends), re-scrape, delete.
 import { FINISHED, TaskFollower, api, localTimes, percent, setSourceBadge, showError } from "./api.js";
+import { scriptReady } from "../js/ready.js";
 
 const root = document.getElementById("kb-source");
 const $ = (id) => document.getElementById(id);
@@ -53,3 +54,4 @@ $("source-delete").addEventListener("click", async (event) => {
     button.disabled = false;
   }
 });
+scriptReady();

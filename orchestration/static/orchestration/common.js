@@ -41,11 +41,7 @@ export async function api(method, url, body, { headers = {} } = {}) {
 }
 
 /** A fresh idempotency key: a double click or a retried request makes one task, not two. */
-/** Buttons that only this page's module makes work are disabled in the HTML (`data-needs-script`), so a
- * click that lands before the module has run waits rather than doing nothing; the module enables them. */
-export function scriptReady(root = document) {
-  for (const control of root.querySelectorAll("[data-needs-script]")) control.disabled = false;
-}
+export { scriptReady } from "../js/ready.js";
 
 export function newKey() {
   const bytes = new Uint8Array(16);
