@@ -7,7 +7,7 @@ by one conditional UPDATE (`finished_at IS NULL`), so a task is finished exactly
 ran it. The checklist that `task:update` carries is published through a coalescing flusher: a burst of
 subtask changes becomes one message, and no model call waits for a publish.
 
-How the answer is chosen and how sure it is: decisions.py.
+How the answer is chosen and how sure it is: decisions.py (the rules) and deciding.py (the calls).
 """
 
 from __future__ import annotations
@@ -19,101 +19,36 @@ import time
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
-from django.utils import timezone
 
 from orchestration import decisions, verdicts
 from orchestration.models import Status, Subtask, Task
+from orchestration.runner.common import (
+    ANSWER_MAX_TOKENS,
+    DONE,
+    EMPTY_RETRIES,
+    PREVIEW_CHARS,
+    REVIEW_MAX_TOKENS,
+    STREAM_PUBLISH_S,
+    Publish,
+    State,
+    TaskError,
+    _describe,
+    _embedder,
+    _now,
+    _report_summary,
+    _tokens,
+    _user_of,
+    checklist_entry,
+    min_answers,
+    plan,
+    task_summary,
+)
+from orchestration.runner.deciding import Deciding
 
-log = logging.getLogger(__name__)
-
-ANSWER_MAX_TOKENS = 1024
-REVIEW_MAX_TOKENS = 512
-DECISION_MAX_TOKENS = 512
-EMPTY_RETRIES = 1
-STREAM_PUBLISH_S = 0.5
-PREVIEW_CHARS = 8000
-ERROR_MAX = 500
-
-State = Subtask.State
-DONE = (State.SUCCEEDED, State.FAILED, State.CANCELLED, State.SKIPPED)
-Publish = Callable[[list[dict], float, str], Awaitable[None]]  # (checklist, progress, new log lines)
-
-
-class TaskError(Exception):
-    """The task cannot go on (too few answers); the message says why and what to do."""
-
-
-def min_answers(asked: int) -> int:
-    """How many answers a task needs to go on: ORCHESTRATION_MIN_ANSWERS, or all of them when fewer were asked."""
-    return max(1, min(settings.ORCHESTRATION_MIN_ANSWERS, asked))
-
-
-def _now():
-    return timezone.now()
+log = logging.getLogger("orchestration.runner")
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _describe(exc: BaseException) -> str:
-    from llm import gateway
-
-    if isinstance(exc, gateway.GatewayError):
-        return exc.message[:ERROR_MAX]
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    return (str(exc) or type(exc).__name__)[:ERROR_MAX]
-
-
-def _tokens(usage: dict, key: str) -> int | None:
-    value = (usage or {}).get(key)
-    return value if isinstance(value, int) and value >= 0 else None
-
-
-def plan(task: Task) -> list[tuple[str, str, str, str]]:
-    """(key, kind, title, model) of every subtask the task will have, in checklist order."""
-    models, label = list(task.model_names), verdicts.label
-    n = len(models)
-    planned = [(f"answer-{i}", Subtask.Kind.ANSWER, f"Answer {label(i)} · {m}", m) for i, m in enumerate(models)]
-    if n >= 2 and task.strategy == Task.Strategy.CROSS_VALIDATE:
-        planned += [
-            (f"review-{i}-{j}", Subtask.Kind.REVIEW, f"{label(i)} reviews {label(j)} · {models[i]}", models[i])
-            for i in range(n) for j in range(n) if i != j
-        ]  # fmt: skip
-    if n >= 2 and task.strategy == Task.Strategy.VOTE:
-        planned += [(f"vote-{i}", Subtask.Kind.VOTE, f"{label(i)} votes · {m}", m) for i, m in enumerate(models)]
-    planned.append(("decision", Subtask.Kind.DECISION, "Decision", ""))
-    return planned
-
-
-def planned_checklist(task: Task) -> list[dict]:
-    """The checklist before anything ran (every subtask pending), for the job's first `task:update`."""
-    return [{"id": key, "title": title, "status": "pending", "completed_at": None, "kind": kind, "model": model}
-            for key, kind, title, model in plan(task)]  # fmt: skip
-
-
-def checklist_entry(row: Subtask) -> dict:
-    """One subtask as `task:update` carries it: {id, title, status} plus completed_at, kind and model."""
-    return {"id": row.key, "title": row.title, "status": row.status, "completed_at": _iso(row.completed_at),
-            "kind": row.kind, "model": row.model}  # fmt: skip
-
-
-def _embedder():
-    """The local sentence embedder for the detector's similarity, when it is installed and allowed."""
-    if not getattr(settings, "KNOWLEDGE_LOCAL_EMBEDDINGS", False):
-        return None
-    try:
-        from knowledge import embedding
-
-        if embedding.local_available():
-            return embedding.aembed_local
-    except Exception:  # optional: the detector falls back to lexical similarity
-        log.debug("local embeddings unavailable", exc_info=True)
-    return None
-
-
-class TaskRunner:
+class TaskRunner(Deciding):
     """Runs one task to its end (see the module docstring); `publish(checklist, progress, log)` is told of changes."""
 
     def __init__(self, task: Task, *, publish: Publish | None = None) -> None:
@@ -489,151 +424,6 @@ class TaskRunner:
 
         await asyncio.gather(*(one(s) for s in ok))
 
-    # --- agreement and decision (the rules are in decisions.py) ---
-
-    def _review_rows(self) -> list[Subtask]:
-        return [r for r in self.rows.values() if r.kind == Subtask.Kind.REVIEW]
-
-    def _hallucination_scores(self) -> dict[int, float | None]:
-        return {s: self.rows[f"answer-{s}"].hallucination_score for s in range(len(self.models))}
-
-    async def _agreement(self, ok: list[int]) -> dict:
-        reviews = []
-        for row in self._review_rows():
-            _, i, j = row.key.split("-")
-            verdict = row.data.get("verdict", verdicts.UNPARSED) if row.status == State.SUCCEEDED else row.status
-            reviews.append((int(i), int(j), verdict))
-        agreement = decisions.agreement_matrix(self.models, reviews)
-        for slot in ok:
-            row = self.rows[f"answer-{slot}"]
-            if row.agreement_score != agreement["scores"][slot]:
-                self._write(row, agreement_score=agreement["scores"][slot])
-        return agreement
-
-    async def _decide(self, ok: list[int], agreement: dict) -> dict:
-        row = self.rows["decision"]
-        strategy = self.task.strategy
-        if row.status == State.SUCCEEDED and row.data.get("winner") in ok:
-            return dict(row.data)  # decided by an earlier attempt
-        self._write(row, status=State.RUNNING, started_at=_now())
-        risk = self._hallucination_scores()
-        if len(ok) == 1:
-            decision = {"method": "single", "winner": ok[0], "support": None,
-                        "reasoning": "Only one model answered, so there was nothing to compare."}  # fmt: skip
-        elif strategy == Task.Strategy.CROSS_VALIDATE:
-            decision = await self._decide_reviews(ok, agreement, row)
-        elif strategy == Task.Strategy.VOTE:
-            ballots = [r for r in self.rows.values() if r.kind == Subtask.Kind.VOTE and r.status == State.SUCCEEDED]
-            decision = decisions.vote_by_ballots(ok, [r.data.get("choice") for r in ballots], risk)
-        else:
-            decision = await self._judge(ok, row, reviews=None)
-            if decision["method"] == "judge":
-                decision["support"] = decisions.support_with_ruling(None, decision["winner"])
-        decision["label"] = verdicts.label(decision["winner"])
-        decision["model"] = self.models[decision["winner"]]
-        fields = {"status": State.SUCCEEDED, "completed_at": _now(), "data": decision}
-        if decision.get("judge_failed"):
-            fields.update(status=State.FAILED, error=decision["judge_failed"])
-        row.title = {"consensus": "Decision: consensus", "judge": "Decision: judge", "vote": "Decision: vote",
-                     "single": "Decision: one answer"}.get(decision["method"], "Decision")  # fmt: skip
-        fields["title"] = row.title
-        await self._write(row, **fields)
-        return decision
-
-    async def _decide_reviews(self, ok: list[int], agreement: dict, row: Subtask) -> dict:
-        reviews = [r for r in self._review_rows() if r.status != State.SKIPPED]
-        read = [r.data.get("verdict") for r in reviews if r.status == State.SUCCEEDED]
-        read = [v for v in read if v in (verdicts.AGREE, verdicts.DISAGREE)]
-        risk = self._hallucination_scores()
-        agreed = decisions.consensus(ok, agreement, read, len(reviews), risk)
-        if agreed is not None:
-            return agreed
-        if self.task.tiebreaker == Task.Tiebreaker.VOTE:
-            return decisions.vote_by_reviews(ok, agreement, read, len(reviews), risk)
-        by_slot: dict[int, list[dict]] = {}
-        for review in reviews:
-            if review.status == State.SUCCEEDED:
-                data = review.data
-                by_slot.setdefault(data["target"], []).append(
-                    {"reviewer": data["reviewer"], "verdict": data.get("verdict"), "reasons": data.get("reasons", "")}
-                )
-        decision = await self._judge(ok, row, reviews=by_slot)
-        if decision["method"] != "judge":
-            fallback = decisions.vote_by_reviews(ok, agreement, read, len(reviews), risk)
-            fallback["reasoning"] = f"{decision['reasoning']} Decided by the reviews instead: {fallback['reasoning']}"
-            fallback["judge_model"] = decision.get("judge_model")
-            fallback["judge_failed"] = decision.get("judge_failed")
-            fallback["raw"] = decision.get("raw", "")
-            return fallback
-        decision["support"] = decisions.support_with_ruling(agreement, decision["winner"])
-        return decision
-
-    def judge_model(self, ok: list[int]) -> str:
-        return self.task.judge_model or settings.ORCHESTRATION_JUDGE_MODEL or self.models[ok[0]]
-
-    async def _judge(self, ok: list[int], row: Subtask, *, reviews: dict | None) -> dict:
-        """The judge model's ruling; on failure or an unreadable reply, {"method": "fallback", …}."""
-        model = self.judge_model(ok)
-        row.model = model
-        self._write(row, model=model)
-        answers = {s: self._content(s) for s in ok}
-        started = time.perf_counter()
-        try:
-            result = await self._chat(
-                messages=verdicts.judge_messages(question=self.task.prompt, answers=answers, reviews=reviews),
-                model=model, temperature=0.0, json=True, max_tokens=DECISION_MAX_TOKENS,
-            )  # fmt: skip
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a failed judge falls back to the reviews, recorded
-            winner = decisions.rank(ok, lambda s: 0, self._hallucination_scores())
-            return {"method": "fallback", "winner": winner, "support": None, "judge_model": model,
-                    "judge_failed": f"the judge {model} failed: {_describe(exc)}",
-                    "reasoning": f"The judge {model} failed ({_describe(exc)})."}  # fmt: skip
-        measured = self._measured(result, started)
-        self._write(row, content=result.content, **measured)
-        choice = verdicts.choice_parse(result.content, set(ok))
-        if not choice.parsed:
-            winner = decisions.rank(ok, lambda s: 0, self._hallucination_scores())
-            return {"method": "fallback", "winner": winner, "support": None, "judge_model": model, "raw": result.content[:2000],
-                    "reasoning": f"The judge's ruling could not be read; answer {verdicts.label(winner)} has the fewest signs of hallucination."}  # fmt: skip
-        return {"method": "judge", "winner": choice.slot, "support": None, "judge_model": model,
-                "reasoning": choice.reason or "(the judge gave no reason)"}  # fmt: skip
-
-    # --- the end ---
-
-    def _metrics(self, ok: list[int], decision: dict) -> dict:
-        rows = list(self.rows.values())
-        answers = [r for r in rows if r.kind == Subtask.Kind.ANSWER]
-        checks = [r for r in rows if r.kind in (Subtask.Kind.REVIEW, Subtask.Kind.VOTE) and r.latency_ms is not None]
-        judged = self.rows["decision"].latency_ms or 0.0
-        slowest_answer = max((r.latency_ms or 0.0 for r in answers if r.status == State.SUCCEEDED), default=0.0)
-        slowest_check = max((r.latency_ms for r in checks), default=0.0)
-        critical = slowest_answer + slowest_check + judged
-        wall = (time.perf_counter() - self._started) * 1000
-        metrics = {
-            "answers": {"asked": len(self.models), "succeeded": len(ok), "failed": len(self.models) - len(ok)},
-            "tokens": {
-                "prompt": sum(r.prompt_tokens or 0 for r in rows),
-                "completion": sum(r.completion_tokens or 0 for r in rows),
-            },
-            "model_time_ms": round(sum(r.latency_ms or 0.0 for r in rows), 1),
-            "slowest_answer_ms": round(slowest_answer, 1),
-            "critical_path_ms": round(critical, 1),
-            "wall_ms": round(wall, 1),
-            "overhead_ms": None if self.resumed else round(wall - critical, 1),
-            "phase_wall_ms": {name: round(ms, 1) for name, ms in self._phase_ms.items()},
-            "resumed": self.resumed,
-        }
-        reviews = [r for r in rows if r.kind == Subtask.Kind.REVIEW]
-        if reviews:
-            tally: dict[str, int] = {}
-            for r in reviews:
-                key = r.data.get("verdict", verdicts.UNPARSED) if r.status == State.SUCCEEDED else r.status
-                tally[key] = tally.get(key, 0) + 1
-            metrics["reviews"] = tally
-        return metrics
-
     async def _finish(self, ok: list[int], agreement: dict, decision: dict) -> dict:
         winner = decision["winner"]
         confidence = decisions.confidence(decision.get("support"), self.rows[f"answer-{winner}"].hallucination_score)
@@ -669,30 +459,3 @@ class TaskRunner:
             self.task.status, self.task.error = status, error[:2000]
         if self.publish is not None:
             await self.publish(self.checklist(), self.progress, self._log_take())
-
-
-async def _user_of(task: Task):
-    from django.contrib.auth import get_user_model
-
-    return await get_user_model().objects.aget(pk=task.user_id)
-
-
-def _report_summary(report) -> dict:
-    """What a task keeps of a detector report: the verdict, the signals and the doubtful sentences only."""
-    data = report.to_dict()
-    return {
-        "score": data["score"], "verdict": data["verdict"], "mode": data["mode"],
-        "signals": {name: {"score": s["score"], "used": s["used"]} for name, s in data["signals"].items()},
-        "flagged": [s for s in data["sentences"] if s["label"] != "supported"][:20],
-        "ms": data["ms"],
-    }  # fmt: skip
-
-
-def task_summary(task: Task) -> dict:
-    """The job's result for a finished task (what `task:update` carries at the end)."""
-    decision = task.decision or {}
-    return {
-        "task_id": task.pk, "status": task.status, "final_answer": task.final_answer, "confidence": task.confidence,
-        "method": decision.get("method"), "winner": decision.get("label"), "model": decision.get("model"),
-        "error": task.error or None,
-    }  # fmt: skip
