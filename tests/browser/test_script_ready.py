@@ -14,6 +14,10 @@ from tests.browser.test_shell import login, page  # noqa: F401 - the page fixtur
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
+ALL_ENABLED = """() => {
+  const controls = [...document.querySelectorAll("[data-needs-script]")];
+  return controls.length > 0 && controls.every((c) => !c.disabled);
+}"""
 PAGE_MODULES = re.compile(r".*/static/(knowledge|browser|orchestration)/[^/]*\.js.*")
 
 
@@ -46,8 +50,6 @@ def test_script_only_controls_are_disabled_until_the_module_runs(page, daphne_ur
     page.unroute(PAGE_MODULES)
     for path in expected:
         page.goto(f"{daphne_url}{path}")
-        controls = page.locator("[data-needs-script]:visible")
-        expect(controls.first).to_be_enabled()
-        for i in range(controls.count()):
-            expect(controls.nth(i)).to_be_enabled()
+        # Read in one go in the page: the module may replace rows (and their buttons) while we look.
+        page.wait_for_function(ALL_ENABLED, timeout=15_000)
     assert page.csp_errors == []
