@@ -361,6 +361,10 @@ async def plan(request: ChatRequest) -> list[str]:
     return [model, *[m for m in request.fallbacks if m and m != model]]
 
 
+def _busy(backend: Backend, st) -> bool:
+    return max(st.in_flight, _local_inflight[backend.name]) >= backend.max_concurrency
+
+
 async def _each_try(request: ChatRequest, attempts: list[Attempt]):
     models = await plan(request)
     any_known = False
@@ -373,13 +377,13 @@ async def _each_try(request: ChatRequest, attempts: list[Attempt]):
                 if round_no == 1 and not any(
                     a.backend == backend.name
                     and a.model == model
-                    and a.outcome == "error"
-                    and a.error != "not retryable"
+                    and (a.outcome == "skipped_busy" or (a.outcome == "error" and a.error != "not retryable"))
                     for a in attempts
                 ):
                     continue
-                in_flight = max(st.in_flight, _local_inflight[backend.name])
-                if in_flight >= backend.max_concurrency and len(found) > 1:
+                # A full backend is passed over for one with room; when every one is full, the request
+                # waits in the least loaded one's own queue rather than failing (the order of `found`).
+                if _busy(backend, st) and any(not _busy(b, s) for b, _i, s in found if b is not backend):
                     attempts.append(Attempt(backend.name, model, "skipped_busy"))
                     continue
                 # A closed circuit needs no round trip (and no await between sorting and choosing,
@@ -397,7 +401,8 @@ async def _each_try(request: ChatRequest, attempts: list[Attempt]):
                     yield backend, model
                 finally:
                     _local_inflight[backend.name] -= 1
-            if round_no == 0 and tried == 0:
+            passed_over = any(a.model == model and a.outcome == "skipped_busy" for a in attempts)
+            if round_no == 0 and tried == 0 and not passed_over:
                 break
     if not any_known:
         asked = models[0] if models else request.model

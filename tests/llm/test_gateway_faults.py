@@ -184,6 +184,19 @@ async def test_max_concurrency_sends_overflow_to_the_other_backend(fake, fake2):
     assert used.count("small") <= 1 and used.count("big") >= 3
 
 
+async def test_when_every_backend_is_full_requests_wait_rather_than_fail(fake, fake2):
+    """Two backends that each take one request at a time and six requests at once: the overflow queues at the
+    backends (least loaded first) instead of coming back as backend_unavailable."""
+    for server in (fake, fake2):
+        httpx.post(server.url.replace("/v1", "/_control"), json={"tokens_per_s": 40})
+    await backend_at("one", fake, max_concurrency=1)
+    await backend_at("two", fake2, max_concurrency=1)
+    results = await asyncio.gather(*(gateway.chat(ask("fake-ok")) for _ in range(6)))
+    assert all(r.content for r in results)
+    used = [r.backend for r in results]
+    assert used.count("one") >= 2 and used.count("two") >= 2
+
+
 async def test_a_call_from_another_event_loop_leaves_this_loops_streams_alone(fake):
     """A thread running its own loop (asyncio.run in a sync helper) must not close the sessions
     that streams on daphne's loop are reading from."""
