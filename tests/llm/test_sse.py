@@ -10,7 +10,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from llm import gateway
+from llm import gateway, transport
 from tests.llm.conftest import make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -57,7 +57,7 @@ async def batches_from(writes: list[bytes]) -> list[list[str]]:
     async with ByteServer(writes) as url:
         backend = await sync_to_async(make_backend)("bytes", url)
         found = []
-        async for batch in gateway.sse_chunks(backend, {"model": "m", "stream": True}):
+        async for batch in transport.sse_chunks(backend, {"model": "m", "stream": True}):
             found.append([chunk["choices"][0]["delta"]["content"] for chunk in batch])
         return found
 
