@@ -59,6 +59,10 @@ CHROMIUM_ARGS = [
 WATCHDOG_INTERVAL_S = 0.25
 MEMORY_CHECK_INTERVAL_S = 1.0
 KILL_GRACE_S = 3.0  # Playwright's own timeouts fire first; the watchdog only ends what they could not
+# A browser killed from outside loses its helper processes first: its navigation aborts while the main
+# process still stands for a moment. Errors that look like that wait this long to see whether it goes.
+CRASH_CONFIRM_S = 1.0
+DYING_SIGNS = ("net::ERR_ABORTED", "Target closed", "has been closed", "Connection closed")
 DEFAULT_VIEWPORT = {"width": 1280, "height": 800}
 
 
@@ -426,6 +430,10 @@ class BrowserPool:
             )
         if (job is not None and job.page_crashed) or entry.killed == "crash":
             return BrowserCrashed(f"the page crashed while loading {where}; the job can be retried")
+        if isinstance(error, BrowserError | PlaywrightError) and any(sign in str(error) for sign in DYING_SIGNS):
+            deadline = time.monotonic() + CRASH_CONFIRM_S
+            while entry.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
         if not entry.is_alive():
             return BrowserCrashed(f"the browser crashed while loading {where}; the job can be retried")
         if isinstance(error, BrowserError):

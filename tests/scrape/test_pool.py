@@ -4,6 +4,7 @@ with a fresh context; threads each drive their own browsers."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -12,7 +13,7 @@ import pytest
 
 from browser.errors import BrowserCrashed, BrowserError, MemoryLimitExceeded, PoolBusy
 from browser.pool import BrowserPool
-from browser.processes import kill_process_tree, process_alive, tree_rss_mb
+from browser.processes import kill_process_tree, process_alive, process_tree, tree_rss_mb
 from browser.scrape import scrape
 from tests.scrape.conftest import Reply, html
 
@@ -105,6 +106,29 @@ def test_a_browser_that_dies_mid_job_gives_a_clear_error_and_is_replaced(own_poo
     assert scrape(page, out_dir=tmp_path, pool=pool)["title"] == "Hello"
     stats = pool.stats()
     assert (stats["launches"], stats["crashes"], stats["browsers"]) == (2, 1, 1)
+
+
+def test_a_browser_whose_helpers_die_first_is_still_reported_as_crashed(own_pool, site, page, tmp_path):
+    """A kill from outside takes the helper processes first: the navigation aborts (net::ERR_ABORTED) while
+    the main process still stands. That is a crash (retryable), not a page that could not be loaded."""
+    pool = own_pool()
+
+    def kill_helpers_then_browser(handler):
+        for pid in pool.browser_pids():
+            root, *helpers = process_tree(pid)
+            for proc in reversed(helpers):
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+            time.sleep(0.3)
+            with contextlib.suppress(psutil.Error):
+                root.kill()
+        handler.server.release.wait(10)
+        return Reply(body="too late")
+
+    site.routes["/crash"] = kill_helpers_then_browser
+    with pytest.raises(BrowserCrashed, match="the browser crashed while loading"):
+        scrape(site.url("/crash"), out_dir=tmp_path, options={"timeout_s": 20}, pool=pool)
+    assert scrape(page, out_dir=tmp_path, pool=pool)["title"] == "Hello"
 
 
 def test_a_crashed_page_gives_a_clear_error_and_the_next_job_works(own_pool, page, tmp_path):
