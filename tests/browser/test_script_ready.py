@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from chat.models import Conversation
 from knowledge import services as knowledge_services
 from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
 
@@ -18,14 +19,16 @@ ALL_ENABLED = """() => {
   const controls = [...document.querySelectorAll("[data-needs-script]")];
   return controls.length > 0 && controls.every((c) => !c.disabled);
 }"""
-PAGE_MODULES = re.compile(r".*/static/(knowledge|browser|orchestration)/[^/]*\.js.*")
+PAGE_MODULES = re.compile(r".*/static/(chat|knowledge|browser|orchestration)/[^/]*\.js.*")
 
 
 def pages(alice) -> dict[str, int]:
     """Each page with script-only controls and how many it has at least."""
     kb = knowledge_services.kb_create(user=alice, name="Notes")
     source = knowledge_services.source_add_text(user=alice, kb=kb, title="Memo", text="Hello there.")
+    Conversation.objects.create(user=alice, title="Earlier chat")
     return {
+        "/chat/": 3,  # the conversation's rename and delete, the settings' save
         "/knowledge/": 1,
         f"/knowledge/{kb.pk}/": 10,  # tabs, edit, add text/page, the row's delete, search, re-embed, delete
         f"/knowledge/{kb.pk}/sources/{source.pk}/": 1,

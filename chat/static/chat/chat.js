@@ -6,6 +6,7 @@
  * render, never per streamed token).
  * The library URLs come from data- attributes (static files may be hashed in production).
  */
+import { scriptReady } from "../js/ready.js";
 
 const app = document.getElementById("chat-app");
 const $ = (id) => document.getElementById(id);
@@ -1910,6 +1911,7 @@ async function main() {
   initDialog();
   els.messageList.addEventListener("click", onMessageClick);
   els.messageList.addEventListener("submit", onMessageSubmit);
+  scriptReady();
   updateUi();
 
   loadMarkdown();
