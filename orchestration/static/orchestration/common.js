@@ -40,9 +40,9 @@ export async function api(method, url, body, { headers = {} } = {}) {
   return data;
 }
 
-/** A fresh idempotency key: a double click or a retried request makes one task, not two. */
 export { scriptReady } from "../js/ready.js";
 
+/** A fresh idempotency key: a double click or a retried request makes one task, not two. */
 export function newKey() {
   const bytes = new Uint8Array(16);
   crypto.getRandomValues(bytes);

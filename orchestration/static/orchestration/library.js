@@ -166,5 +166,4 @@ $("item-new").addEventListener("click", () => edit(null));
 
 const wanted = Number(new URL(location.href).searchParams.get("id"));
 edit(items.find((i) => i.id === wanted) || null, { focus: false });
-scriptReady();
-$("item-save").disabled = false; // disabled in the HTML until this module handles the form
+scriptReady(); // the form's Save among them (a native submit would lose the work)

@@ -370,5 +370,4 @@ updateStrategy();
 summarize();
 loadModels();
 loadBases();
-scriptReady();
-$("task-submit").disabled = false; // disabled in the HTML until this module handles the form
+scriptReady(); // the form's submit among them (a native submit would lose the work)

@@ -730,7 +730,4 @@ renderSteps();
 renderRunForm();
 renderHistory();
 loadCatalogues();
-// Disabled in the HTML until this module handles the forms (a native submit would lose the work).
-scriptReady();
-$("wf-save").disabled = false;
-if ($("run-submit")) $("run-submit").disabled = false;
+scriptReady(); // Save and Run among them (a native submit would lose the work)
