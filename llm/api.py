@@ -25,7 +25,7 @@ def openai_error(
     return JsonResponse({"error": {"message": message, "type": kind, "code": code}}, status=status)
 
 
-GATEWAY_STATUS = {"not_found": 404, "bad_request": 400, "backend_unavailable": 503}
+GATEWAY_STATUS = {"not_found": 404, "bad_request": 400, "unsupported": 400, "backend_unavailable": 503}
 
 
 def chat_request_from(body: dict) -> gateway.ChatRequest:
@@ -163,7 +163,9 @@ async def embeddings(request: HttpRequest) -> JsonResponse:
     try:
         vectors = await gateway.embeddings(model, texts)
     except gateway.GatewayError as exc:
-        return openai_error(GATEWAY_STATUS.get(exc.code, 502), exc.message, "server_error", exc.code)
+        status = GATEWAY_STATUS.get(exc.code, 502)
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        return openai_error(status, exc.message, kind, exc.code)
     return JsonResponse(
         {"object": "list", "model": model,
          "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],

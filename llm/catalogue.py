@@ -15,6 +15,7 @@ from llm import state
 from llm.discovery import DiscoveryError, ModelInfo, models_list
 from llm.localcache import LocalCache
 from llm.models import Backend
+from llm.scrub import scrub
 
 CACHE_KEY = f"{state.PREFIX}:catalogue"
 CACHE_TTL_S = 300
@@ -32,6 +33,7 @@ async def catalogue_refresh(backends: list[Backend] | None = None) -> dict:
     for backend, result in zip(backends, results, strict=True):
         if isinstance(result, BaseException):
             error = str(result) if isinstance(result, DiscoveryError) else f"{type(result).__name__}: {result}"
+            error = scrub(error, secrets=[backend.api_key])
             entry["backends"][backend.name] = {"ok": False, "error": error, "models": []}
         else:
             entry["backends"][backend.name] = {"ok": True, "error": "", "models": [m.to_dict() for m in result]}

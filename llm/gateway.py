@@ -26,6 +26,7 @@ from llm.catalogue import catalogue_get, enabled_backends, models_by_id
 from llm.discovery import ModelInfo, headers_for
 from llm.localcache import LocalCache
 from llm.models import Backend
+from llm.scrub import scrub
 from llm.transport import BackendHTTPError, client_for, sse_chunks
 from llm.validation import Flag, response_check
 
@@ -208,14 +209,49 @@ def retryable(exc: BaseException) -> bool:
     )
 
 
-def describe(exc: BaseException) -> str:
+# "This model or endpoint does not do that": the request's problem, not the backend's. Answered at once with a
+# clear error of ours; never retried, never counted against the backend's circuit (one user's embeddings call to a
+# chat-only LM Studio must not take chat down for everyone).
+# 501 is llama.cpp's own server without --embeddings.
+REQUEST_FAULTS = frozenset({400, 404, 405, 413, 415, 422, 501})
+# llama-cpp-python's server started without `--embedding true` answers a 500 that says so.
+_REFUSALS_AS_500 = ("must be created with embedding=True",)
+
+
+def _status_of(exc: BaseException) -> int | None:
+    if isinstance(exc, (openai.APIStatusError, BackendHTTPError)):
+        return exc.status_code
+    return None
+
+
+def request_fault(exc: BaseException) -> bool:
+    """The backend refused this request ("this model/endpoint does not do that"), it did not fail."""
+    status = _status_of(exc)
+    if status in REQUEST_FAULTS:
+        return True
+    return status == 500 and any(text in str(exc) for text in _REFUSALS_AS_500)
+
+
+def backend_fault(exc: BaseException) -> bool:
+    """Whether an error counts against the backend's circuit: it could not answer (connection refused or cut,
+    timeout, 5xx, 429/408), as opposed to refusing this request or this caller (any other 4xx)."""
+    if request_fault(exc):
+        return False
+    status = _status_of(exc)
+    return status is None or status >= 500 or status in (408, 429)
+
+
+def describe(exc: BaseException, backend: Backend | None = None) -> str:
+    """The error in a line, with the backend's own key and anything like a credential taken out."""
     if isinstance(exc, BackendHTTPError):
-        return str(exc)
-    if isinstance(exc, openai.APIStatusError):
-        return f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
+        text = str(exc)
+    elif isinstance(exc, openai.APIStatusError):
+        text = f"HTTP {exc.status_code}: {str(exc.message)[:200]}"
+    elif isinstance(exc, asyncio.TimeoutError):
+        text = "timed out"
+    else:
+        text = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return scrub(text, secrets=[backend.api_key] if backend is not None else ())
 
 
 async def plan(request: ChatRequest) -> list[str]:
@@ -268,9 +304,33 @@ async def _each_try(request: ChatRequest, attempts: list[Attempt]):
                 break
     if not any_known:
         asked = models[0] if models else request.model
+        crashed = await _crash_reasons([b.name for b in await backends_cached()])
+        if crashed:
+            # Its server is down, so the catalogue no longer lists its models: say why, not "no such model".
+            raise GatewayError("backend_unavailable", f"No running backend serves {asked!r}: {crashed}", attempts)
         raise GatewayError("not_found", f"No enabled backend serves the model {asked!r}.", attempts)
     summary = "; ".join(f"{a.backend}/{a.model}: {a.error or a.outcome}" for a in attempts[-6:])
-    raise GatewayError("backend_unavailable", f"Every backend failed or is cooling down ({summary}).", attempts)
+    crashed = await _crash_reasons(list(dict.fromkeys(a.backend for a in attempts)))
+    raise GatewayError(
+        "backend_unavailable",
+        f"Every backend failed or is cooling down ({summary}).{f' {crashed}' if crashed else ''}",
+        attempts,
+    )
+
+
+async def _crash_reasons(names: list[str]) -> str:
+    """What `serve` knows about embedded model servers among `names` that crashed, in words that say what to do."""
+    from core.supervision import backend_down_reason
+
+    reasons = []
+    for name in names:
+        try:
+            reason = backend_down_reason(name)
+        except OSError:
+            reason = ""
+        if reason:
+            reasons.append(f"{name}: {reason}")
+    return " ".join(reasons)
 
 
 async def _remember_sticky(request: ChatRequest, backend: Backend) -> None:
@@ -348,18 +408,21 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                 return
             except (BackendHTTPError, TimeoutError, openai.OpenAIError, httpx.HTTPError, aiohttp.ClientError,
                     OSError) as exc:  # fmt: skip
-                error = describe(exc)
-                await state.breaker_failure(backend.name, error)
+                error = describe(exc, backend)
+                if backend_fault(exc):
+                    await state.breaker_failure(backend.name, error)
                 attempts.append(
-                Attempt(backend.name, model, "error", error if retryable(exc) else "not retryable",
-                        ms=round((time.perf_counter() - started) * 1000, 1))
-            )  # fmt: skip
+                    Attempt(backend.name, model, "error", error if retryable(exc) else "not retryable",
+                            ms=round((time.perf_counter() - started) * 1000, 1))
+                )  # fmt: skip
                 if sent_any:
                     raise StreamInterrupted(
                         f"{backend.name} stopped mid-answer ({error})", "".join(parts), attempts
                     ) from exc
-                if isinstance(exc, (openai.APIStatusError, BackendHTTPError)) and exc.status_code in (400, 422):
-                    raise GatewayError("bad_request", f"{backend.name} refused the request: {error}", attempts) from exc
+                if request_fault(exc):
+                    raise GatewayError(
+                        "bad_request", f"{backend.name} refused the request for {model!r}: {error}", attempts
+                    ) from exc
             finally:
                 await state.inflight_remove(backend.name, token)
 
@@ -410,8 +473,23 @@ async def chat(request: ChatRequest) -> ChatResult:
     return result
 
 
+async def embedding_models() -> list[str]:
+    """The models some backend lists as embedding models (LM Studio and Ollama say; llama.cpp does not)."""
+    by_id = models_by_id(await catalogue_get())
+    return sorted(m for m, infos in by_id.items() if any(i.kind == "embedding" for i in infos))
+
+
+async def _not_embedding_model(model: str, why: str, attempts: list[Attempt]) -> GatewayError:
+    others = [m for m in await embedding_models() if m != model]
+    offer = f"models that do: {', '.join(others)}" if others else "no backend lists an embedding model: load one"
+    return GatewayError("unsupported", f"The model {model!r} does not serve embeddings ({why}); {offer}.", attempts)
+
+
 async def embeddings(model: str, texts: list[str]) -> list[list[float]]:
-    """One vector per text. llama.cpp without pooling returns per-token vectors: mean-pooled here."""
+    """One vector per text. llama.cpp without pooling returns per-token vectors: mean-pooled here.
+
+    A backend that refuses (4xx: the model is a chat model, the endpoint is off) answers GatewayError
+    'unsupported' naming the models that do embed; it is never retried nor counted against the backend."""
     attempts: list[Attempt] = []
     async with aclosing(_each_try(ChatRequest(messages=[], model=model), attempts)) as tries:
         async for backend, model_id in tries:
@@ -424,8 +502,12 @@ async def embeddings(model: str, texts: list[str]) -> list[list[float]]:
                 await state.breaker_success(backend.name)
                 return [_pool(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
             except (TimeoutError, openai.OpenAIError, httpx.HTTPError) as exc:
-                await state.breaker_failure(backend.name, describe(exc))
-                attempts.append(Attempt(backend.name, model_id, "error", describe(exc)))
+                error = describe(exc, backend)
+                attempts.append(Attempt(backend.name, model_id, "error", error if retryable(exc) else "not retryable"))
+                if request_fault(exc):
+                    raise await _not_embedding_model(model, f"{backend.name} answered {error}", attempts) from exc
+                if backend_fault(exc):
+                    await state.breaker_failure(backend.name, error)
             finally:
                 await state.inflight_remove(backend.name, token)
     raise GatewayError("backend_unavailable", "no backend produced embeddings", attempts)  # pragma: no cover

@@ -64,14 +64,18 @@ def backend_register(*, name: str, kind: str, url: str, enabled: bool = True) ->
 
 
 EMBEDDED_BACKEND = "embedded"
+EMBEDDED_BACKENDS = ("embedded", "embedded-gemma")
 
 
-def backends_sync_from_settings() -> list[Backend]:
-    """The backends named in LLM_BACKENDS; ones added in the UI are left as they are."""
-    synced = [backend_register(name=spec.name, kind=spec.kind, url=spec.url) for spec in settings.LLM_BACKENDS]
-    if not any(spec.name == EMBEDDED_BACKEND for spec in settings.LLM_BACKENDS):
-        # The embedded model server runs only when `make run` starts it; until then it is switched off.
-        Backend.objects.filter(name=EMBEDDED_BACKEND, from_environment=True).update(enabled=False)
+def backends_sync_from_settings(*, extra: list | None = None) -> list[Backend]:
+    """The backends named in LLM_BACKENDS (and `extra`: the embedded model servers `serve` just started);
+    ones added in the UI are left as they are."""
+    specs = [*settings.LLM_BACKENDS, *(extra or [])]
+    synced = [backend_register(name=spec.name, kind=spec.kind, url=spec.url) for spec in specs]
+    named = {spec.name for spec in specs}
+    # The embedded model servers run only when `make run` starts them; until then they are switched off.
+    absent = [name for name in EMBEDDED_BACKENDS if name not in named]
+    Backend.objects.filter(name__in=absent, from_environment=True).update(enabled=False)
     return synced
 
 

@@ -34,6 +34,16 @@ def envint(name: str, default: int) -> int:
         raise ValueError(f"{name}={raw!r} is not an integer") from None
 
 
+def envfloat(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+
+
 def envlist(name: str, default: str = "") -> list[str]:
     raw = os.environ.get(name) or default
     return [part.strip() for part in raw.split(",") if part.strip()]

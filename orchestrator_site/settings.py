@@ -156,9 +156,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 
 # --- LLM backends: `name[:kind]=url`, comma-separated. LM Studio's default address otherwise ---
 LLM_BACKENDS = parse_llm_backends(os.environ.get("LLM_BACKENDS", "lmstudio:lmstudio=http://127.0.0.1:1234/v1"))
-# Set by `make run` when it had to start the embedded llama.cpp server.
-if os.environ.get("ORCH_EMBEDDED_LLM_URL"):
-    LLM_BACKENDS += parse_llm_backends(f"embedded:llamacpp={os.environ['ORCH_EMBEDDED_LLM_URL']}")
+# Set by `make run` when it had to start the embedded llama.cpp servers (`embedded:llamacpp=URL,…`).
+LLM_BACKENDS += parse_llm_backends(os.environ.get("ORCH_EMBEDDED_BACKENDS", ""))
 LLM_HEALTH_TIMEOUT_S = float(os.environ.get("LLM_HEALTH_TIMEOUT_S", "2"))
 # The model used when a request names none; empty: the first loaded model in the catalogue.
 LLM_DEFAULT_MODEL = os.environ.get("LLM_DEFAULT_MODEL", "")

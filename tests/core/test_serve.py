@@ -80,7 +80,7 @@ def test_run_starts_everything_and_one_ctrl_c_stops_it_all(serve_env):
     health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
     assert health.status_code == 200, health.text
     embedded_backend = {b["name"]: b["status"] for b in health.json()["backends"]}
-    assert embedded_backend == {"nothing": "down", "embedded": "up"}
+    assert embedded_backend == {"nothing": "down", "embedded": "up", "embedded-gemma": "up"}
     assert "started: " in run.output and "embedded model server" in run.output
     if "REDIS_URL" not in serve_env:
         assert "embedded Redis" in run.output
@@ -88,6 +88,8 @@ def test_run_starts_everything_and_one_ctrl_c_stops_it_all(serve_env):
     names = " ".join(" ".join(p.cmdline()) for p in children)
     for expected in ("daphne", "worker", "beat", "llama_cpp.server"):
         assert expected in names
+    # Both demo models: SmolLM2 (the default chat model) and Gemma 3 270M, each its own server.
+    assert sum("llama_cpp.server" in " ".join(p.cmdline()) for p in children) == 2
 
     run.proc.send_signal(signal.SIGINT)
     assert run.proc.wait(timeout=90) == 0, run.output[-3000:]

@@ -114,6 +114,7 @@ class State:
     def __init__(self, tokens_per_s: float = 500.0, answer_tokens: int = 20):
         self.fail = False
         self.calls = 0
+        self.embedding_calls = 0
         self.chat_calls: list[str] = []
         self.tokens_per_s = tokens_per_s
         self.answer_tokens = answer_tokens
@@ -186,6 +187,12 @@ def build_app(state: State) -> Starlette:
                              "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
                              "usage": {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}})  # fmt: skip
 
+    async def embeddings(request: Request) -> Response:
+        # LM Studio with only a chat model loaded: the embeddings endpoint answers 404.
+        state.embedding_calls += 1
+        model = (await request.json()).get("model")
+        return JSONResponse({"error": {"message": f"Model '{model}' is not an embedding model"}}, status_code=404)
+
     async def control(request: Request) -> Response:
         body = await request.json()
         for key in ("fail", "tokens_per_s", "answer_tokens", "slow_first_s"):
@@ -243,6 +250,7 @@ def build_app(state: State) -> Starlette:
     return Starlette(routes=[
         Route("/v1/models", models), Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/_control", control, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/api/v1/models", lms_models), Route("/api/v1/models/load", lms_load, methods=["POST"]),
         Route("/api/v1/models/unload", lms_unload, methods=["POST"]),
         Route("/api/tags", ollama_tags), Route("/api/ps", ollama_ps), Route("/api/generate", ollama_generate, methods=["POST"]),
