@@ -11,6 +11,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
+from core import supervision
+
 CORE_CHECKS = ("database", "redis", "worker")
 
 
@@ -89,10 +91,19 @@ def health_report(*, redis_url: str | None = None) -> dict[str, Any]:
         backend_results = [
             {"name": b.name, "kind": b.kind, "url": b.base_url, **future.result()} for b, future in backend_futures
         ]
+    for result in backend_results:
+        if result["status"] == "down":
+            reason = supervision.backend_down_reason(result["name"], detail=False)
+            if reason:
+                result["reason"] = reason
     ok = all(checks[name]["status"] == "up" for name in CORE_CHECKS)
-    return {
+    report = {
         "status": "ok" if ok else "fail",
         "checks": checks,
         "backends": backend_results,
         "backends_up": sum(1 for b in backend_results if b["status"] == "up"),
     }
+    services = supervision.services_public()
+    if services:
+        report["services"] = services  # when run by `make run`: each child's state and last exit
+    return report

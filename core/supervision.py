@@ -209,12 +209,13 @@ def backend_service_status(backend: str, run_dir: Path | None = None) -> dict | 
     return next((s for s in services_status(run_dir) if s.get("backend") == backend), None)
 
 
-def backend_down_reason(backend: str, run_dir: Path | None = None) -> str:
-    """Why an embedded model server is not serving, in words a user can act on; '' when nothing is known."""
+def backend_down_reason(backend: str, run_dir: Path | None = None, *, detail: bool = True) -> str:
+    """Why an embedded model server is not serving, in words a user can act on; '' when nothing is known.
+    `detail` adds where its log is (for staff and the console, not for every signed-in user)."""
     status = backend_service_status(backend, run_dir)
     if not status or status.get("state") == "running" or not status.get("last_exit"):
         return ""
-    where = f"; its log is {status['log']}" if status.get("log") else ""
+    where = f"; its log is {status['log']}" if detail and status.get("log") else ""
     if status.get("state") == "gave_up":
         return (
             f"the embedded model server {status['last_exit']} and was given up on after "
@@ -222,3 +223,13 @@ def backend_down_reason(backend: str, run_dir: Path | None = None) -> str:
             "or point LLM_BACKENDS at LM Studio or another model server."
         )
     return f"the embedded model server {status['last_exit']} and is being restarted (try again in a few seconds){where}"
+
+
+def services_public(run_dir: Path | None = None) -> list[dict]:
+    """What /healthz says of each supervised service: its state, restarts and last exit (no paths, no pids)."""
+    if run_dir is None:
+        from django.conf import settings
+
+        run_dir = settings.DATA_DIR / "run"
+    keep = ("name", "backend", "state", "restarts", "last_exit")
+    return [{k: s.get(k) for k in keep} for s in services_status(run_dir)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
+from core.supervision import backend_down_reason
 from llm import catalogue, state
 from llm.models import Backend, BenchmarkResult
 
@@ -45,6 +46,7 @@ async def panel_state(*, refresh: bool = False) -> dict:
                 "error": (found or {}).get("error", ""), "circuit": st.circuit, "failures": st.failures,
                 "in_flight": st.in_flight, "latency_ms": round(st.latency_ms, 1) if st.latency_ms is not None else None,
                 "last_error": st.last_error, "models": (found or {}).get("models", []),
+                "reason": backend_down_reason(b.name) if found is not None and not found["ok"] else "",
             }
         )  # fmt: skip
     return {"refreshed_at": entry.get("refreshed_at"), "backends": rows}

@@ -17,6 +17,8 @@ import httpx
 import psutil
 from django.conf import settings
 
+from core.supervision import backend_down_reason
+
 log = logging.getLogger(__name__)
 
 _last_net: tuple[float, int, int] | None = None
@@ -200,6 +202,10 @@ async def backends_snapshot() -> list[dict]:
         }
         if probe is not None and not up:
             row["error"] = probe.get("error", "")
+        if not up:
+            reason = backend_down_reason(backend.name, detail=False)
+            if reason:
+                row["reason"] = reason  # an embedded model server that crashed: what happened, what to do
         if extra:
             row["server"] = extra
         rows.append(row)

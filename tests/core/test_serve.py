@@ -2,75 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 
 from core import embedded
-from tests.conftest import ROOT, wait_until
+from tests.core.serving import Run, gone
 
 pytestmark = pytest.mark.timeout(400)
-
-
-class Run:
-    def __init__(self, env: dict[str, str], port: int):
-        self.port = port
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "serve"],
-            env={**env, "PORT": str(port)},  # as `PORT=8080 make run` sets it
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip())
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_ready(self) -> None:
-        try:
-            wait_until(lambda: "is running at" in self.output, timeout=180, what="serve ready", proc=self.proc)
-        except (TimeoutError, RuntimeError) as exc:
-            raise AssertionError(f"{exc}\n--- output ---\n{self.output[-4000:]}") from None
-
-    def descendants(self) -> list[psutil.Process]:
-        return psutil.Process(self.proc.pid).children(recursive=True)
-
-
-def gone(procs: list[psutil.Process]) -> list[psutil.Process]:
-    _, alive = psutil.wait_procs(procs, timeout=30)
-    return [p for p in alive if p.status() != psutil.STATUS_ZOMBIE]
-
-
-@pytest.fixture
-def serve_env(tmp_path) -> dict[str, str]:
-    data = tmp_path / "data"
-    (data / "models").mkdir(parents=True)
-    # The model is the test stack's copy (same file the runner would assemble), to save 250 MB of writes.
-    (data / "models" / "gemma-3-270m-q4_k_m.gguf").symlink_to(embedded.model_path(ROOT / ".cache"))
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
-    env.update(
-        ORCH_DATA_DIR=str(data),
-        DEBUG="true",
-        ORCH_ADMIN_PASSWORD="serve-test-password",
-        # Nothing answers here, so the runner must start the embedded model server.
-        LLM_BACKENDS=f"nothing:lmstudio=http://127.0.0.1:{embedded.free_port()}/v1",
-        ORCH_EMBEDDED_LLM_PORT=str(embedded.free_port()),
-        CELERY_CONCURRENCY="1",
-    )
-    return env
 
 
 def test_run_starts_everything_and_one_ctrl_c_stops_it_all(serve_env):

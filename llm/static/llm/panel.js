@@ -51,6 +51,8 @@ function renderBackends(state) {
     const name = el("td", { "data-label": "Backend", class: "cell-strong" },
       el("div", { text: b.name }),
       el("div", { class: "muted small", text: `${b.kind_label} · ${b.url}` }));
+    // An embedded model server that crashed: what happened and what to do, in the row, not in a tooltip.
+    if (b.reason) name.append(el("div", { class: "small text-danger backend-reason", role: "status", text: b.reason }));
     const status = el("span", { class: `badge ${STATUS_BADGE[b.status] || "badge-neutral"}`, text: b.status });
     if (b.error) status.title = b.error;
     const circuit = el("span", { class: `badge ${CIRCUIT_BADGE[b.circuit] || "badge-neutral"}`, text: b.circuit.replace("_", "-") });

@@ -605,8 +605,10 @@ function renderBackends(backends) {
         class: `badge ${CIRCUIT_BADGE[b.circuit] || "badge-neutral"}`,
         text: String(b.circuit || "—").replace("_", "-"),
       });
+      const name = el("td", { "data-label": "Backend", class: "cell-strong" }, b.name);
+      if (b.reason) name.append(el("div", { class: "small text-danger backend-reason", text: b.reason }));
       return el("tr", { "data-backend": b.name },
-        el("td", { "data-label": "Backend", class: "cell-strong" }, b.name),
+        name,
         el("td", { "data-label": "Status" }, status),
         el("td", { "data-label": "Circuit" }, circuit),
         el("td", { "data-label": "In flight" }, String(b.in_flight ?? 0)),
