@@ -61,6 +61,7 @@ class Attempt:
     outcome: str  # ok | error | skipped_open | skipped_busy
     error: str = ""
     ms: float = 0.0
+    retryable: bool = True  # an error worth a second round (a timeout, a 5xx), not a refusal
 
     def to_dict(self) -> dict:
         return {
@@ -275,7 +276,7 @@ async def _each_try(request: ChatRequest, attempts: list[Attempt]):
                 if round_no == 1 and not any(
                     a.backend == backend.name
                     and a.model == model
-                    and (a.outcome == "skipped_busy" or (a.outcome == "error" and a.error != "not retryable"))
+                    and (a.outcome == "skipped_busy" or (a.outcome == "error" and a.retryable))
                     for a in attempts
                 ):
                     continue
@@ -412,8 +413,8 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                 if backend_fault(exc):
                     await state.breaker_failure(backend.name, error)
                 attempts.append(
-                    Attempt(backend.name, model, "error", error if retryable(exc) else "not retryable",
-                            ms=round((time.perf_counter() - started) * 1000, 1))
+                    Attempt(backend.name, model, "error", error, ms=round((time.perf_counter() - started) * 1000, 1),
+                            retryable=retryable(exc))
                 )  # fmt: skip
                 if sent_any:
                     raise StreamInterrupted(
@@ -503,7 +504,7 @@ async def embeddings(model: str, texts: list[str]) -> list[list[float]]:
                 return [_pool(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
             except (TimeoutError, openai.OpenAIError, httpx.HTTPError) as exc:
                 error = describe(exc, backend)
-                attempts.append(Attempt(backend.name, model_id, "error", error if retryable(exc) else "not retryable"))
+                attempts.append(Attempt(backend.name, model_id, "error", error, retryable=retryable(exc)))
                 if request_fault(exc):
                     raise await _not_embedding_model(model, f"{backend.name} answered {error}", attempts) from exc
                 if backend_fault(exc):

@@ -28,8 +28,13 @@ async def abackend_get(*, name: str) -> Backend:
     return backend
 
 
-async def panel_state(*, refresh: bool = False) -> dict:
-    """Everything the model panel shows: each backend's health, circuit, in-flight, latency, and models."""
+GENERIC_DOWN = "the backend does not answer (an administrator sees the details)"
+GENERIC_ERROR = "the backend's last call failed (an administrator sees the details)"
+
+
+async def panel_state(*, user, refresh: bool = False) -> dict:
+    """Everything the model panel shows: each backend's health, circuit, in-flight, latency, and models.
+    A backend's own error text (already scrubbed of credentials) is for staff; other users see that it failed."""
     backends = [b async for b in Backend.objects.all()]
     entry = await catalogue.catalogue_get(refresh=refresh)
     states = await state.states([b.name for b in backends])
@@ -46,9 +51,13 @@ async def panel_state(*, refresh: bool = False) -> dict:
                 "error": (found or {}).get("error", ""), "circuit": st.circuit, "failures": st.failures,
                 "in_flight": st.in_flight, "latency_ms": round(st.latency_ms, 1) if st.latency_ms is not None else None,
                 "last_error": st.last_error, "models": (found or {}).get("models", []),
-                "reason": backend_down_reason(b.name) if found is not None and not found["ok"] else "",
+                "reason": backend_down_reason(b.name, detail=user.is_staff) if found is not None and not found["ok"] else "",
             }
         )  # fmt: skip
+        if not user.is_staff:
+            row = rows[-1]
+            row["error"] = GENERIC_DOWN if row["error"] else ""
+            row["last_error"] = GENERIC_ERROR if row["last_error"] else ""
     return {"refreshed_at": entry.get("refreshed_at"), "backends": rows}
 
 

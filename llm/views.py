@@ -65,7 +65,8 @@ def backend_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
 @api_view
 @require_GET
 async def state_json(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(await selectors.panel_state(refresh=request.GET.get("refresh") == "1"))
+    user = await request.auser()
+    return JsonResponse(await selectors.panel_state(user=user, refresh=request.GET.get("refresh") == "1"))
 
 
 @api_view

@@ -26,6 +26,8 @@ MODELS = ["fake-ok", "fake-500", "fake-429", "fake-cut", "fake-slow-first", "fak
 # The hallucination detector's scripted models (see scripted_answer below).
 MODELS += ["fake-judge", "fake-right", "fake-wrong", "fake-cool", "fake-grounded"]
 # The orchestrator's scripted models (see orchestration_answer below).
+# A server that echoes its API key in its errors (the scrubbing tests).
+MODELS += ["fake-echo-key", "fake-echo-key-500"]
 MODELS += ["fake-agree-1", "fake-agree-2", "fake-agree-3", "fake-disagree", "fake-orch-judge", "fake-garbage"]
 WORDS = [
     "the",
@@ -143,6 +145,12 @@ def build_app(state: State) -> Starlette:
         state.chat_calls.append(model)
         state.requests.append(("chat", body))
         state.auth_headers.append(request.headers.get("authorization", ""))
+        if model.startswith("fake-echo-key"):
+            # A server that repeats the key it was sent in its error, as OpenAI's "Incorrect API key" does
+            # (fake-echo-key-500: in a server error, which counts against the backend and is kept as last_error).
+            key = request.headers.get("authorization", "").removeprefix("Bearer ")
+            return JSONResponse({"error": {"message": f"Incorrect API key provided: {key}. Check your key."}},
+                                status_code=500 if model.endswith("-500") else 401)  # fmt: skip
         if state.fail or model == "fake-500":
             return JSONResponse({"error": {"message": "scripted failure"}}, status_code=500)
         if model == "fake-429":
