@@ -14,7 +14,7 @@ import pytest
 from core.models import Job
 from knowledge import retrieval, services
 from knowledge.models import KnowledgeBase
-from tests.llm.conftest import MODEL, clean_gateway_state, llama2, llm_url_2  # noqa: F401 - fixtures
+from tests.llm.conftest import MODEL, clean_gateway_state, fake, llama2, llm_url_2  # noqa: F401 - fixtures
 from tests.scrape.conftest import RecordingServer, Reply, html  # noqa: F401 - re-exported for the tests
 
 EMBED_MODEL = MODEL  # the second llama.cpp server serves embeddings for the test model

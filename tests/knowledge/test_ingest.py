@@ -12,6 +12,7 @@ from core import jobs
 from knowledge import embedding, services
 from knowledge.models import Chunk, KnowledgeBase, Source
 from tests.knowledge.conftest import EMBED_MODEL, Reply, docx_bytes, html, pdf_bytes, wait_job
+from tests.llm.conftest import make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -29,6 +30,19 @@ def test_embeddings_through_llama_cpp_are_normalised_float32(llama2):
 def test_without_an_embedding_backend_the_error_says_what_to_do(db):
     with pytest.raises(embedding.EmbeddingError, match="no enabled backend serves the embedding model 'nope'"):
         embedding.embed_texts("nope", ["text"])
+
+
+def test_a_chat_only_backend_is_a_clear_error_and_its_circuit_stays_closed(db, fake):
+    # LM Studio with only a chat model loaded answers 404 to /v1/embeddings.
+    from asgiref.sync import async_to_sync
+
+    from llm import state
+
+    make_backend("lms", fake.url, "openai")
+    for _ in range(4):
+        with pytest.raises(embedding.EmbeddingError, match=r"'fake-ok' does not serve embeddings.*Re-embed"):
+            embedding.embed_texts("fake-ok", ["text"])
+    assert async_to_sync(state.states)(["lms"])["lms"].circuit == "closed"
 
 
 def test_every_file_type_is_ingested_by_the_worker(alice_client, kb, llama2, celery_worker):
