@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
@@ -14,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from core.services import audit_record
 from llm import catalogue, discovery, gateway
 from llm.models import Backend, BenchmarkResult
+from llm.scrub import scrub
 
 Progress = Callable[[float, str], Awaitable[None] | None]
 
@@ -30,6 +32,37 @@ def backend_validate_url(url: str) -> str:
     if parts.username or parts.password:
         raise ValidationError("Put the API key in the key field, not in the URL.")
     return url.strip().rstrip("/")
+
+
+async def backend_test(*, user: AbstractBaseUser | None, base_url: str, kind: str, api_key: str = "",
+                       name: str = "") -> dict:  # fmt: skip
+    """Ask a backend that may not be saved yet for its models (staff only): what the form's "Test connection"
+    shows. An empty `api_key` with the `name` of a saved backend uses its stored key. Never raises for the
+    backend's own failure: {ok: False, error} says what it answered (scrubbed of the key)."""
+    _require_staff(user)
+    url = backend_validate_url(base_url)
+    if kind not in Backend.Kind.values:
+        raise ValidationError(f"kind must be one of {', '.join(Backend.Kind.values)}")
+    probe = Backend(name=name or "test", base_url=url, kind=kind)
+    if api_key:
+        probe.api_key = api_key
+    elif name:
+        saved = await Backend.objects.filter(name=name).afirst()
+        if saved is not None:
+            probe.api_key_encrypted = saved.api_key_encrypted
+    started = time.perf_counter()
+    try:
+        found = await discovery.models_list(probe)
+    except discovery.DiscoveryError as exc:
+        return {"ok": False, "error": scrub(str(exc), secrets=[probe.api_key]), "ms": _ms_since(started)}
+    return {
+        "ok": True, "ms": _ms_since(started),
+        "models": [{"id": m.id, "loaded": m.loaded, "kind": m.kind} for m in found],
+    }  # fmt: skip
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def backend_save(*, user: AbstractBaseUser | None, backend: Backend, api_key: str | None = None) -> Backend:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("backends/new/", views.backend_edit, name="backend_new"),
     path("backends/<slug:name>/edit/", views.backend_edit, name="backend_edit"),
     path("api/state", views.state_json, name="state"),
+    path("api/backends/test", views.backend_test, name="backend_test"),
     path("api/backends/<slug:name>/<str:action>", views.model_action, name="model_action"),
     path("api/benchmark", views.benchmark_start, name="benchmark_start"),
     path("api/benchmark/<str:job_id>", views.job_status, name="benchmark_job_status"),

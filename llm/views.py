@@ -71,6 +71,24 @@ async def state_json(request: HttpRequest) -> JsonResponse:
 
 @api_view
 @require_POST
+async def backend_test(request: HttpRequest) -> JsonResponse:
+    """The backend form's "Test connection": what the address answers, before anything is saved."""
+    user = await _user(request)
+    try:
+        body = _json_body(request)
+        fields = {k: body.get(k) or "" for k in ("base_url", "kind", "api_key", "name")}
+        if not all(isinstance(v, str) for v in fields.values()):
+            raise ValidationError("base_url, kind, api_key and name must be strings")
+        result = await services.backend_test(user=user, **fields)
+    except PermissionDenied as exc:
+        return _error(403, str(exc))
+    except ValidationError as exc:
+        return _error(400, "; ".join(exc.messages))
+    return JsonResponse(result)
+
+
+@api_view
+@require_POST
 async def model_action(request: HttpRequest, name: str, action: str) -> JsonResponse:
     user = await _user(request)
     try:

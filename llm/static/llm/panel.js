@@ -85,6 +85,10 @@ function renderModels(state) {
           ariaLabel: `${m.loaded ? "Unload" : "Load"} ${m.id} on ${b.name}`,
           onclick: () => modelAction(b.name, m.id, verb) }));
       }
+      if (isStaff && !m.manageable) {
+        group.append(el("span", { class: "muted small", text: "load/unload: not on this server",
+          title: `${b.kind_label} does not load or unload models on request; it serves what it was started with.` }));
+      }
       group.append(el("button", { type: "button", class: "btn btn-ghost btn-sm", text: "Benchmark",
         ariaLabel: `Benchmark ${m.id} on ${b.name}`, onclick: () => benchmark(b.name, m.id) }));
       actions.append(group);
@@ -122,6 +126,11 @@ async function followJob(jobId, bar, status) {
 
 function renderCompareChoices(names) {
   const box = $("compare-models");
+  // With fewer than two models there is nothing to compare: say so instead of offering it.
+  const tooFew = names.length < 2;
+  $("compare-too-few").hidden = !tooFew || names.length === 0;
+  $("compare-submit").disabled = tooFew;
+  $("compare-prompt").disabled = tooFew;
   const checked = new Set([...box.querySelectorAll("input:checked")].map((i) => i.value));
   box.replaceChildren();
   names.forEach((name, index) => {
@@ -218,7 +227,8 @@ $("tokenize-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
     const data = await postJSON(root.dataset.tokenizeUrl, { text: $("tokenize-text").value });
-    $("tokenize-result").textContent = `${data.count} tokens (${data.exact ? "exact" : "estimate"}: ${data.method})`;
+    // `method` already says "estimate (~4 characters a token)" or names the tokenizer that counted.
+    $("tokenize-result").textContent = `${data.count} tokens (${data.exact ? `exact, ${data.method}` : data.method})`;
   } catch (error) {
     $("tokenize-result").textContent = `Could not count: ${error.message}`;
   }
