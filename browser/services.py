@@ -3,6 +3,7 @@ so a bad URL, option or script is a 400 naming the problem, not a failed job lat
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 from core import jobs
@@ -15,14 +16,22 @@ class BrowserInputError(ValueError):
     """The request cannot become a job; the message says what to fix."""
 
 
+_BARE_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+(?::\d{1,5})?(?:[/?#]|$)")
+
+
 def _url(url) -> str:
     if not isinstance(url, str) or not url.strip():
         raise BrowserInputError("url: give the address of a page, e.g. https://example.com/")
     url = url.strip()
     if len(url) > URL_MAX:
         raise BrowserInputError(f"url: at most {URL_MAX} characters")
+    if "://" not in url and _BARE_HOST.match(url):
+        url = f"https://{url}"  # "example.com/page", as people type it into a browser
     if urlsplit(url).scheme.lower() not in ("http", "https"):
-        raise BrowserInputError("url: only http:// and https:// addresses can be fetched")
+        scheme = urlsplit(url).scheme.lower()
+        raise BrowserInputError(
+            f"url: {scheme}: addresses cannot be fetched; only http:// and https:// web pages (e.g. https://example.com/)"
+        )
     return url
 
 

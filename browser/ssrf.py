@@ -15,6 +15,7 @@ import logging
 import re
 import socket
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
@@ -265,6 +266,39 @@ def port_refusal(port: int) -> str | None:
     return None
 
 
+# A name every resolver with internet access knows: when it fails too, the server is offline, not the address wrong.
+DNS_PROBE_HOST = "example.com"
+_probe: tuple[float, bool] | None = None  # (when, whether the probe resolved), kept a minute
+
+
+def _internet_names_resolve() -> bool:
+    global _probe
+    now = time.monotonic()
+    if _probe is None or now - _probe[0] > 60:
+        try:
+            ok = bool(socket.getaddrinfo(DNS_PROBE_HOST, None, type=socket.SOCK_STREAM))
+        except (socket.gaierror, UnicodeError, OSError):
+            ok = False
+        _probe = (now, ok)
+    return _probe[1]
+
+
+def resolve_failure_message(name: str, error: BaseException) -> str:
+    """Why `name` did not resolve, blaming the address only when the server can resolve other names."""
+    if isinstance(error, socket.gaierror) and error.errno == socket.EAI_AGAIN:
+        return (
+            f"{name} could not be looked up: the DNS server did not answer. This server may be offline or its DNS "
+            "broken, so the address may be fine; try again later or check the server's network."
+        )
+    if not isinstance(error, UnicodeError) and not _internet_names_resolve():
+        return (
+            f"{name} could not be looked up, and neither can {DNS_PROBE_HOST}: this server seems to have no internet "
+            "access (or no working DNS), so the address may well be fine. Public pages need the server to reach the "
+            "internet; hosts on networks an administrator allows (BROWSER_ALLOWED_NETWORKS) still work."
+        )
+    return f"{name} could not be resolved: no such host. Check the spelling of the address."
+
+
 class Resolver:
     """Resolves and checks hosts for one job. Each name is looked up once (getaddrinfo) and the answer is
     kept for the whole job, so every connection of the job goes to addresses that were checked."""
@@ -306,7 +340,7 @@ class Resolver:
         try:
             infos = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as error:
-            return ResolveError(f"{name} could not be resolved ({error}); check the address")
+            return ResolveError(resolve_failure_message(name, error))
         addresses: list[IPAddress] = []
         for info in infos:
             ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
@@ -319,7 +353,7 @@ class Resolver:
                 stands = f", which stands for {v4}" if v4 is not None else ""
                 return Refused(name, f"{name} resolves to {ip}{stands}, {kind}; {HINT}")
         if not addresses:
-            return ResolveError(f"{name} could not be resolved (no addresses); check the address")
+            return ResolveError(f"{name} could not be resolved: DNS knows the name but gives no address for it")
         return addresses
 
     def check(self, target: Target) -> Target:

@@ -220,15 +220,23 @@ def source_add_text(*, user, kb: KnowledgeBase, title, text) -> Source:
     return source
 
 
+_BARE_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+(?::\d{1,5})?(?:[/?#]|$)")
+
+
 def _url(url) -> str:
     if not isinstance(url, str) or not url.strip():
         raise KnowledgeInputError("url: give the address of a page, e.g. https://example.com/")
     url = url.strip()
     if len(url) > URL_MAX:
         raise KnowledgeInputError(f"url: at most {URL_MAX} characters")
+    if "://" not in url and _BARE_HOST.match(url):
+        url = f"https://{url}"  # "example.com/page", as people type it into a browser
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise KnowledgeInputError("url: only http:// and https:// addresses can be fetched")
+        scheme = urlsplit(url).scheme.lower()
+        raise KnowledgeInputError(
+            f"url: {scheme}: addresses cannot be fetched; only http:// and https:// web pages (e.g. https://example.com/)"
+        )
     return url
 
 

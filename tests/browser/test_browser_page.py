@@ -204,9 +204,13 @@ def test_bad_script_refused_then_automation_shows_steps(page, daphne_url, alice,
     assert not Job.objects.filter(user=alice).exists()
     shoot(page, artifacts_dir, "browser-automate-form")
 
-    page.fill("#automate-script", "[{")
+    page.fill("#automate-script", '[\n  {"action": "goto" "url": "x"}\n]')
     page.click("#automate-form button[type=submit]")
-    expect(error).to_contain_text("The script is not valid JSON")
+    # Where it broke, in words: not the parser's "Expected ',' or '}' after property value … position 23".
+    expect(error).to_have_text(
+        "The script is not valid JSON at line 2, column 21: look there for a missing comma, quote or bracket, "
+        "or one too many. It should be a list of steps like the example."
+    )
 
     script = [
         {"action": "goto", "url": f"{site}/"},
@@ -257,6 +261,8 @@ def test_a_refused_address_fails_the_job_with_its_reason(page, daphne_url, alice
     expect(alert).to_be_visible()
     expect(alert).to_have_attribute("role", "alert")
     expect(alert).to_contain_text("127.0.0.2")
+    # The bar of a failed job is drawn in the danger colour where it stopped, not in the running one.
+    expect(page.locator("#job-progress")).to_have_attribute("data-state", "failed")
     expect(page.locator("#job-retry")).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "browser-failed-light.png"), full_page=True)
 

@@ -102,3 +102,14 @@ def test_cancel_stops_an_automation_between_steps(alice_client, site, celery_wor
     statuses = [s["status"] for s in job.result["steps"]]
     assert statuses[0] == "ok" and "skipped" in statuses
     assert alice_client.post(f"/browser/api/jobs/{job_id}/cancel").status_code == 409
+
+
+def test_an_address_typed_without_a_scheme_is_taken_as_https():
+    from browser import services as browser_services
+    from knowledge import services as knowledge_services
+
+    for module in (browser_services, knowledge_services):
+        assert module._url("example.com/page?q=1") == "https://example.com/page?q=1"
+        assert module._url("docs.example.org:8443") == "https://docs.example.org:8443"
+        with pytest.raises(ValueError, match=r"url: ftp: addresses cannot be fetched; only http:// and https://"):
+            module._url("ftp://example.com/file")

@@ -214,9 +214,23 @@ def test_a_name_is_resolved_once_per_job_and_later_answers_are_never_used(fake_d
         ssrf.check_url("http://rebind.example/", ssrf.Resolver(NO_ALLOW))
 
 
-def test_unknown_names_are_a_resolve_error_not_a_refusal(fake_dns):
-    with pytest.raises(ResolveError, match="could not be resolved"):
+def test_unknown_names_are_a_resolve_error_not_a_refusal(fake_dns, monkeypatch):
+    monkeypatch.setattr(ssrf, "_probe", None)
+    fake_dns.table[ssrf.DNS_PROBE_HOST] = ["93.184.216.34"]  # other names resolve: the address is the problem
+    with pytest.raises(
+        ResolveError, match=r"no-such-host\.invalid could not be resolved: no such host\. Check the spelling"
+    ):
         ssrf.check_url("http://no-such-host.invalid/", ssrf.Resolver(NO_ALLOW))
+
+
+def test_on_a_server_without_internet_a_lookup_failure_does_not_blame_the_address(monkeypatch):
+    # This test machine has no internet: nothing resolves, example.com neither (the real resolver, no fake).
+    monkeypatch.setattr(ssrf, "_probe", None)
+    with pytest.raises(ResolveError) as failed:
+        ssrf.check_url("http://www.python.org/", ssrf.Resolver(NO_ALLOW))
+    message = str(failed.value)
+    assert "this server seems to have no internet access" in message or "DNS server did not answer" in message
+    assert "the address may" in message and "Errno" not in message
 
 
 def test_the_allow_list_opens_only_the_networks_it_names(no_dns):

@@ -73,6 +73,22 @@ function scrapeBody() {
   return { url, options };
 }
 
+/** Where a script stops being JSON, in words (the parser's own message names tokens and character offsets). */
+function jsonProblem(text, error) {
+  const at = /position (\d+)/.exec(error.message || "");
+  let where = "";
+  if (at) {
+    const before = text.slice(0, Number(at[1]));
+    const line = before.split("\n").length;
+    const column = before.length - before.lastIndexOf("\n");
+    where = ` at line ${line}, column ${column}`;
+  } else if (/end of (JSON|data) input/i.test(error.message || "")) {
+    where = " at its end";
+  }
+  return `The script is not valid JSON${where}: look there for a missing comma, quote or bracket, or one too many. ` +
+    "It should be a list of steps like the example.";
+}
+
 function automateBody() {
   const text = $("automate-script").value.trim();
   if (!text) throw new Error("Write a script: a JSON list of steps (see the example).");
@@ -80,7 +96,7 @@ function automateBody() {
   try {
     script = JSON.parse(text);
   } catch (error) {
-    throw new Error(`The script is not valid JSON: ${error.message}`);
+    throw new Error(jsonProblem(text, error));
   }
   // A bare list of steps, or {steps, options} as the API takes it.
   const steps = Array.isArray(script) ? script : script && script.steps;

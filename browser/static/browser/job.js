@@ -334,6 +334,7 @@ function renderHeader() {
 
 function renderLive(state) {
   $("job-progress").value = state.status === "succeeded" ? 1 : Number(state.progress) || 0;
+  $("job-progress").dataset.state = state.status; // a failed job's bar stops where it failed, in the danger colour
   $("job-progress-label").textContent = cancelRequested && !FINISHED.has(state.status) ? CANCELLING : progressText(state);
   $("job-subtasks").replaceChildren(...subtaskItems(state.subtasks));
 }
