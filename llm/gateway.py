@@ -62,6 +62,7 @@ class Attempt:
     error: str = ""
     ms: float = 0.0
     retryable: bool = True  # an error worth a second round (a timeout, a 5xx), not a refusal
+    refused: bool = False  # the backend refused this request (a 4xx): its fault is the request's, not its own
 
     def to_dict(self) -> dict:
         return {
@@ -215,6 +216,8 @@ def retryable(exc: BaseException) -> bool:
 # chat-only LM Studio must not take chat down for everyone).
 # 501 is llama.cpp's own server without --embeddings.
 REQUEST_FAULTS = frozenset({400, 404, 405, 413, 415, 422, 501})
+# Of those, the ones that say the request itself is malformed: no other backend would take it either.
+REQUEST_INVALID = frozenset({400, 413, 422})
 # llama-cpp-python's server started without `--embedding true` answers a 500 that says so.
 _REFUSALS_AS_500 = ("must be created with embedding=True",)
 
@@ -311,6 +314,10 @@ async def _each_try(request: ChatRequest, attempts: list[Attempt]):
             raise GatewayError("backend_unavailable", f"No running backend serves {asked!r}: {crashed}", attempts)
         raise GatewayError("not_found", f"No enabled backend serves the model {asked!r}.", attempts)
     summary = "; ".join(f"{a.backend}/{a.model}: {a.error or a.outcome}" for a in attempts[-6:])
+    errors = [a for a in attempts if a.outcome == "error"]
+    if errors and all(a.refused for a in errors):
+        # Every backend that has the model said "not this request": the caller's problem, said as such.
+        raise GatewayError("bad_request", f"Every backend refused the request ({summary}).", attempts)
     crashed = await _crash_reasons(list(dict.fromkeys(a.backend for a in attempts)))
     raise GatewayError(
         "backend_unavailable",
@@ -412,15 +419,17 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                 error = describe(exc, backend)
                 if backend_fault(exc):
                     await state.breaker_failure(backend.name, error)
+                refused = request_fault(exc)
                 attempts.append(
                     Attempt(backend.name, model, "error", error, ms=round((time.perf_counter() - started) * 1000, 1),
-                            retryable=retryable(exc))
+                            retryable=retryable(exc) and not refused, refused=refused)
                 )  # fmt: skip
                 if sent_any:
                     raise StreamInterrupted(
                         f"{backend.name} stopped mid-answer ({error})", "".join(parts), attempts
                     ) from exc
-                if request_fault(exc):
+                if _status_of(exc) in REQUEST_INVALID:
+                    # The request itself is malformed (or too long): every backend would say the same.
                     raise GatewayError(
                         "bad_request", f"{backend.name} refused the request for {model!r}: {error}", attempts
                     ) from exc
@@ -492,25 +501,32 @@ async def embeddings(model: str, texts: list[str]) -> list[list[float]]:
     A backend that refuses (4xx: the model is a chat model, the endpoint is off) answers GatewayError
     'unsupported' naming the models that do embed; it is never retried nor counted against the backend."""
     attempts: list[Attempt] = []
-    async with aclosing(_each_try(ChatRequest(messages=[], model=model), attempts)) as tries:
-        async for backend, model_id in tries:
-            token = await state.inflight_add(backend.name)
-            try:
-                response = await asyncio.wait_for(
-                    client_for(backend).embeddings.create(model=model_id, input=texts),
-                    timeout=backend.first_token_timeout_s,
-                )
-                await state.breaker_success(backend.name)
-                return [_pool(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
-            except (TimeoutError, openai.OpenAIError, httpx.HTTPError) as exc:
-                error = describe(exc, backend)
-                attempts.append(Attempt(backend.name, model_id, "error", error, retryable=retryable(exc)))
-                if request_fault(exc):
-                    raise await _not_embedding_model(model, f"{backend.name} answered {error}", attempts) from exc
-                if backend_fault(exc):
-                    await state.breaker_failure(backend.name, error)
-            finally:
-                await state.inflight_remove(backend.name, token)
+    try:
+        async with aclosing(_each_try(ChatRequest(messages=[], model=model), attempts)) as tries:
+            async for backend, model_id in tries:
+                token = await state.inflight_add(backend.name)
+                try:
+                    response = await asyncio.wait_for(
+                        client_for(backend).embeddings.create(model=model_id, input=texts),
+                        timeout=backend.first_token_timeout_s,
+                    )
+                    await state.breaker_success(backend.name)
+                    return [_pool(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
+                except (TimeoutError, openai.OpenAIError, httpx.HTTPError) as exc:
+                    # A refusal is not retried on this backend, but another one with the model may embed.
+                    error = describe(exc, backend)
+                    refused = request_fault(exc)
+                    attempts.append(Attempt(backend.name, model_id, "error", error,
+                                            retryable=retryable(exc) and not refused, refused=refused))  # fmt: skip
+                    if backend_fault(exc):
+                        await state.breaker_failure(backend.name, error)
+                finally:
+                    await state.inflight_remove(backend.name, token)
+    except GatewayError as exc:
+        if exc.code == "bad_request":  # every backend with the model refused
+            why = "; ".join(f"{a.backend} answered {a.error}" for a in attempts if a.refused)
+            raise await _not_embedding_model(model, why, attempts) from None
+        raise
     raise GatewayError("backend_unavailable", "no backend produced embeddings", attempts)  # pragma: no cover
 
 

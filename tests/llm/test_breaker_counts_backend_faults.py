@@ -82,3 +82,12 @@ def test_which_statuses_count_against_the_backend(status, counts):
 
     assert gateway.backend_fault(BackendHTTPError(status, "x")) is counts
     assert gateway.backend_fault(httpx.ConnectError("refused")) is True
+
+
+def test_a_refusal_by_one_backend_still_lets_another_with_the_model_embed(daphne_url, token, llama, llama2):
+    # Both serve the model; only the second was started with embeddings. The first's refusal is not final.
+    for _ in range(3):
+        response = _embed(daphne_url, token, MODEL)
+        assert response.status_code == 200, response.text
+        assert len(response.json()["data"][0]["embedding"]) == 640
+    assert _circuit("llama1").circuit == "closed"
