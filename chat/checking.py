@@ -33,18 +33,6 @@ def _checks(content: str, finish_reason: str) -> list[dict]:
     ]
 
 
-def _embedder():
-    """The local sentence embedder when installed (fast, no backend call); otherwise lexical similarity."""
-    try:
-        from knowledge import embedding
-
-        if getattr(embedding, "local_available", lambda: False)():
-            return embedding.aembed_local
-    except Exception:  # an optional part: the detector falls back to lexical similarity
-        log.debug("local embeddings unavailable", exc_info=True)
-    return None
-
-
 def _signals(report) -> list[dict]:
     data = report.to_dict()
     signals = data.get("signals", {})
@@ -108,18 +96,15 @@ async def _check(
     *, messages, content, model, temperature, fallbacks, sources, progress, checks, max_tokens
 ) -> tuple[str, str, dict]:  # fmt: skip
     from hallucination import detector
+    from hallucination.answer_check import answer_check, embedder, question_of
 
     await progress({"stage": "checking"})
-    prompt = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-    embed = _embedder()
-    samples = await detector.sample_answers(
-        messages, model=model or None, n=settings.HALLUCINATION_SAMPLES,
-        max_tokens=min(max_tokens or settings.HALLUCINATION_SAMPLE_MAX_TOKENS, settings.HALLUCINATION_SAMPLE_MAX_TOKENS),
-    )  # fmt: skip
-    report = await detector.detect(
-        content, prompt=prompt, sources=sources, samples=samples,
-        judge_model=settings.HALLUCINATION_JUDGE_MODEL or None, embed=embed,
-    )  # fmt: skip
+    prompt = question_of(messages)
+    embed = embedder()
+    # The same call as the orchestrator's check of a task's answer: the same text scores the same in both.
+    report = await answer_check(
+        content, messages=messages, model=model, sources=sources, max_tokens=max_tokens, embed=embed
+    )
     first = detector.Attempt(content=content, model=model, temperature=temperature, strategy="first", report=report)
     best, attempts = first, [first]
     if report.verdict != "supported" and settings.HALLUCINATION_MAX_RECOVERY > 0:

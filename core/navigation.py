@@ -21,6 +21,7 @@ SECTIONS: tuple[Section, ...] = (
         "Chat",
         "/chat/",
         "Talk to your local models with live token streaming; nothing is lost on a network blip.",
+        ready=True,
     ),
     Section(
         "models",

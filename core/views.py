@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core import selectors, services
+from core import crypto, selectors, services
 from core.auth import api_view
 from core.health import health_report
 from core.navigation import SECTIONS_BY_SLUG
@@ -31,6 +31,11 @@ def section(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "core/section.html", {"section": found})
 
 
+# The secret of a token just created, between the POST and the page that shows it once (POST-redirect-GET).
+# Encrypted, so a plain token is never at rest in the session store either.
+NEW_TOKEN_SESSION_KEY = "core.new_api_token"
+
+
 @require_http_methods(["GET", "POST"])
 def tokens(request: HttpRequest) -> HttpResponse:
     new_secret = None
@@ -42,13 +47,23 @@ def tokens(request: HttpRequest) -> HttpResponse:
         except services.TokenError as exc:
             messages.error(request, str(exc))
         else:
-            new_secret = created.secret
             messages.success(request, f"Token “{created.token.name}” created. Copy it now: it is shown only once.")
+            if getattr(request, "auth_method", "session") == "token":
+                new_secret = created.secret  # a script has no session to come back with: answer at once
+            else:
+                # Redirect, so that a reload of the page that shows the secret cannot create a second token.
+                request.session[NEW_TOKEN_SESSION_KEY] = crypto.encrypt(created.secret)
+                return redirect("tokens")
+    elif NEW_TOKEN_SESSION_KEY in request.session:
+        try:
+            new_secret = crypto.decrypt(request.session.pop(NEW_TOKEN_SESSION_KEY))
+        except crypto.DecryptionError:
+            new_secret = None  # the keys changed in between: the token exists, its secret is gone
     response = render(
         request,
         "core/tokens.html",
         {"tokens": selectors.api_token_list(user=request.user), "new_secret": new_secret},
-        status=201 if new_secret else 200,
+        status=201 if new_secret and request.method == "POST" else 200,
     )
     response["Cache-Control"] = "no-store"  # the page may hold a plain token
     return response

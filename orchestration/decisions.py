@@ -7,7 +7,10 @@ functions over plain data (the runner gathers the reviews, ballots and rulings a
 - Vote by ballots (the `vote` strategy): the answer with the most ballots.
 - Ties go to the lower hallucination score (an unscored answer counts as 1), then to the earlier model.
 - Confidence: the mean of `support` (the share of the other models' readable judgements that back the chosen
-  answer; a judge's ruling counts as one more) and 1 - its hallucination score, of those that exist.
+  answer; a judge's ruling counts as one more) and 1 - its hallucination score, of those that exist. When no
+  other model's judgement backs it (one answer, or no review, ballot or ruling could be read), nothing was
+  compared: the confidence is 1 - the hallucination score alone, at most UNCHECKED_CONFIDENCE_MAX, so an
+  answer nobody checked never reads as "high confidence".
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from statistics import mean
 from orchestration.verdicts import AGREE, DISAGREE, label
 
 CONSENSUS_MIN_READ = 0.5
+# The most an unchecked answer can be trusted: the detector alone cannot tell a fluent invention from a fact
+# (without sources it mostly reads hedging and how the samples agree), so it is never more than a coin toss.
+UNCHECKED_CONFIDENCE_MAX = 0.5
 
 
 def agreement_matrix(models: list[str], reviews: list[tuple[int, int, str]]) -> dict:
@@ -93,6 +99,14 @@ def support_with_ruling(agreement: dict | None, winner: int) -> float:
     return round(mean([v for v in column if v is not None] + [1]), 4)
 
 
+def is_checked(decision: dict) -> bool:
+    """Whether another model's judgement (a review, a ballot or a ruling) backs the chosen answer."""
+    return decision.get("support") is not None
+
+
 def confidence(support: float | None, hallucination_score: float | None) -> float | None:
-    parts = [p for p in (support, None if hallucination_score is None else 1 - hallucination_score) if p is not None]
-    return round(mean(parts), 4) if parts else None
+    """How sure the task is of its answer, 0..1 (see the module docstring); None when nothing says."""
+    unscored = hallucination_score is None
+    if support is None:
+        return None if unscored else round(min(1 - hallucination_score, UNCHECKED_CONFIDENCE_MAX), 4)
+    return round(mean([support] if unscored else [support, 1 - hallucination_score]), 4)

@@ -87,20 +87,6 @@ def checklist_entry(row: Subtask) -> dict:
             "kind": row.kind, "model": row.model}  # fmt: skip
 
 
-def _embedder():
-    """The local sentence embedder for the detector's similarity, when it is installed and allowed."""
-    if not getattr(settings, "KNOWLEDGE_LOCAL_EMBEDDINGS", False):
-        return None
-    try:
-        from knowledge import embedding
-
-        if embedding.local_available():
-            return embedding.aembed_local
-    except Exception:  # optional: the detector falls back to lexical similarity
-        log.debug("local embeddings unavailable", exc_info=True)
-    return None
-
-
 async def _user_of(task: Task):
     from django.contrib.auth import get_user_model
 

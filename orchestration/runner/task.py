@@ -33,7 +33,6 @@ from orchestration.runner.common import (
     State,
     TaskError,
     _describe,
-    _embedder,
     _now,
     _report_summary,
     _tokens,
@@ -393,24 +392,25 @@ class TaskRunner(Deciding):
         return work
 
     async def _hallucination(self, ok: list[int]) -> None:
-        """The detector's score for each answer: the other answers are its samples, the chunks its sources."""
+        """The detector's score for each answer, called as chat calls it (hallucination/answer_check.py): the
+        other answers are its samples (with one answer, more are drawn from its model), the chunks its sources."""
         try:
-            from hallucination import detector
+            from hallucination.answer_check import answer_check, embedder
         except ImportError:
             log.warning("the hallucination detector is not installed; answers are not scored")
             return
-        embed = _embedder()
+        embed = embedder()
         timeout = float(getattr(settings, "HALLUCINATION_TIMEOUT_S", 180))
 
         async def one(slot: int) -> None:
             row = self.rows[f"answer-{slot}"]
             if row.hallucination_score is not None:
                 return
-            samples = [self._content(s) for s in ok if s != slot]
+            others = [self._content(s) for s in ok if s != slot]
             try:
                 report = await asyncio.wait_for(
-                    detector.detect(row.content, prompt=self.task.prompt, sources=self.sources, samples=samples,
-                                    embed=embed),
+                    answer_check(row.content, messages=self.messages, model=self.models[slot], sources=self.sources,
+                                 other_answers=others, max_tokens=self.options.get("max_tokens"), embed=embed),
                     timeout,
                 )  # fmt: skip
             except asyncio.CancelledError:

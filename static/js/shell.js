@@ -1,8 +1,10 @@
 /*
  * The page shell: theme toggle, phone navigation, user menu, dismissible messages, the
  * backends status (polls /healthz), the open alerts badge (polls /monitoring/api/alerts), and
- * the API token copy button. No dependencies.
+ * the API token copy button, and the confirmation of forms marked data-confirm (confirm.js).
  */
+
+import { initConfirmForms } from "./confirm.js";
 
 const THEME_KEY = "orch-theme";
 const HEALTH_INTERVAL_MS = 30_000;
@@ -484,3 +486,4 @@ initMessages();
 initHealth();
 initAlerts();
 initCopyToken();
+initConfirmForms();

@@ -19,8 +19,13 @@ def bearer(secret: str) -> dict:
 
 
 def test_created_in_the_ui_shown_once_and_stored_only_as_a_hash(alice_client, alice):
-    response = alice_client.post("/account/tokens/", {"name": "backup script"})
-    assert response.status_code == 201
+    created = alice_client.post("/account/tokens/", {"name": "backup script"})
+    assert created.status_code == 302  # POST-redirect-GET: a reload of the page cannot create a second token
+    assert created["Location"] == "/account/tokens/"
+    assert b"orch_" not in created.content
+    assert "orch_" not in str(dict(alice_client.session))  # held encrypted until it is shown
+    response = alice_client.get("/account/tokens/")
+    assert response.status_code == 200
     secret = re.search(rb'id="new-token"[^>]*value="(orch_[^"]+)"', response.content).group(1).decode()
     token = ApiToken.objects.get(user=alice)
     assert token.name == "backup script"

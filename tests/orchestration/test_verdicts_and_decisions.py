@@ -91,7 +91,15 @@ def test_ballots_and_confidence():
     assert vote["winner"] == 0 and vote["votes"] == {"A": 2, "B": 1, "C": 0}
     assert vote["support"] == pytest.approx(2 / 3, abs=1e-3)
     assert decisions.vote_by_ballots([0, 1], [None], {0: 0.5, 1: 0.1})["winner"] == 1
-    assert decisions.confidence(1.0, 0.2) == 0.9 and decisions.confidence(None, 0.2) == 0.8
-    assert decisions.confidence(0.5, None) == 0.5 and decisions.confidence(None, None) is None
+    assert decisions.confidence(1.0, 0.2) == 0.9 and decisions.confidence(0.5, None) == 0.5
+    assert decisions.confidence(None, None) is None
+
+
+def test_an_answer_no_other_model_judged_is_never_more_than_a_coin_toss():
+    """One answer (or no readable review, ballot or ruling): the hallucination score alone, capped."""
+    assert decisions.confidence(None, 0.2) == 0.5  # was 0.8: "high confidence" with nothing compared
+    assert decisions.confidence(None, 0.0) == decisions.UNCHECKED_CONFIDENCE_MAX == 0.5
+    assert decisions.confidence(None, 0.7) == 0.3
+    assert decisions.confidence(1.0, 0.0) == 1.0  # checked by the others: not capped
     agreement = decisions.agreement_matrix(["a", "b", "c"], [(1, 0, "agree"), (2, 0, "disagree")])
     assert decisions.support_with_ruling(agreement, 0) == pytest.approx(2 / 3, abs=1e-3)

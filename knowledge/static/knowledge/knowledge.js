@@ -5,6 +5,7 @@ import {
   FINISHED, KIND_TEXT, SOURCE_BUSY, TaskFollower, api, el, formatBytes, localTimes, percent, setSourceBadge,
   showError, uploadFile, urlFor,
 } from "./api.js";
+import { confirmDialog } from "../js/confirm.js";
 import { scriptReady } from "../js/ready.js";
 
 const root = document.getElementById("kb-detail");
@@ -252,7 +253,8 @@ $("source-rows").addEventListener("click", async (event) => {
   const name = source ? sourceName(source) : row.dataset.name || `source ${id}`;
   showError($("sources-error"), "");
   if (button.dataset.action === "delete") {
-    if (!window.confirm(`Delete “${name}” and its chunks?`)) return;
+    if (!(await confirmDialog({ title: `Delete “${name}”?`, message: "Its chunks go with it; this cannot be undone.",
+      confirmLabel: "Delete", danger: true }))) return;
     button.disabled = true;
     try {
       await api("DELETE", urlFor(data.sourceApi, id));
@@ -599,7 +601,8 @@ $("reembed-form").addEventListener("submit", async (event) => {
 
 $("kb-delete").addEventListener("click", async (event) => {
   const name = $("kb-name").textContent;
-  if (!window.confirm(`Delete the knowledge base “${name}” with all its sources and chunks?`)) return;
+  if (!(await confirmDialog({ title: `Delete the knowledge base “${name}”?`,
+    message: "All its sources and chunks go with it; this cannot be undone.", confirmLabel: "Delete", danger: true }))) return;
   const button = event.currentTarget;
   button.disabled = true;
   try {

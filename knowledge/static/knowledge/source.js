@@ -1,5 +1,6 @@
 // A source's page: follow its ingestion live (the page reloads when it ends), re-scrape, delete.
 import { FINISHED, TaskFollower, api, localTimes, percent, setSourceBadge, showError } from "./api.js";
+import { confirmDialog } from "../js/confirm.js";
 import { scriptReady } from "../js/ready.js";
 
 const root = document.getElementById("kb-source");
@@ -42,7 +43,8 @@ $("source-rescrape")?.addEventListener("click", async (event) => {
 });
 
 $("source-delete").addEventListener("click", async (event) => {
-  if (!window.confirm("Delete this source and its chunks?")) return;
+  if (!(await confirmDialog({ title: "Delete this source?", message: "Its chunks go with it; this cannot be undone.",
+    confirmLabel: "Delete", danger: true }))) return;
   const button = event.currentTarget;
   button.disabled = true;
   showError($("source-action-error"), "");

@@ -314,17 +314,26 @@ function renderFinal() {
   const decision = task.decision || {};
   $("final-from").textContent = decision.label ? `Answer ${decision.label} · ${decision.model}` : "";
   const confidence = task.confidence;
-  const level = scoreLevel(confidence);
-  const words = { good: "High confidence", fair: "Medium confidence", poor: "Low confidence", none: "Confidence unknown" }[level];
+  // No other model's judgement backs the answer (one answer, or no review, ballot or ruling could be read):
+  // nothing was compared, so it is never "high confidence", whatever the hallucination check alone says.
+  const checked = decision.support != null;
+  const level = checked ? scoreLevel(confidence) : "none"; // muted: not judged bad, just not checked
+  const words = !checked ? "Unchecked"
+    : { good: "High confidence", fair: "Medium confidence", poor: "Low confidence", none: "Confidence unknown" }[level];
+  const why = checked
+    ? "The share of the other models' judgements that back this answer, averaged with 1 − its hallucination score."
+    : decision.method === "single"
+      ? "Only one model answered, so no other model checked it: this comes from the hallucination check alone, and is capped at 50%."
+      : "No other model's judgement of it could be read: this comes from the hallucination check alone, and is capped at 50%.";
   const bar = el("div", { class: "confidence-bar", role: "meter", "aria-valuemin": "0", "aria-valuemax": "100",
     "aria-valuenow": confidence != null ? String(Math.round(confidence * 100)) : "0", "aria-label": "Confidence" },
   el("span", { class: `confidence-fill score-bg-${level}` }));
   bar.firstChild.style.width = confidence != null ? `${Math.round(confidence * 100)}%` : "0";
   $("final-confidence").replaceChildren(
-    el("div", { class: "confidence-head" }, el("span", { class: "confidence-label", text: words }),
+    el("div", { class: "confidence-head" }, el("span", { class: "confidence-label", id: "confidence-label", text: words }),
       el("span", { class: `confidence-value score score-${level}`, id: "confidence-value", text: percent(confidence) })),
     bar,
-    el("p", { class: "muted small", text: "The share of the other models' judgements that back this answer, averaged with 1 − its hallucination score." }));
+    el("p", { class: "muted small", id: "confidence-why", text: why }));
 }
 
 function renderSources() {

@@ -195,6 +195,20 @@ async function loadBases() {
 
 /* ---------- Summary ---------- */
 
+// What a strategy cannot do with one model, said before the task runs (it would run, and end "unchecked").
+const NEEDS_TWO = {
+  cross_validate: "Cross-validation needs at least two models; with one, its answer is not checked against another",
+  vote: "A vote needs at least two models; with one, there is nothing to vote on and its answer is not checked against another",
+  judge: "Judging needs at least two models; with one, there is nothing to choose from and its answer is not checked against another",
+};
+
+function warnAboutOneModel(n, current) {
+  const notice = $("strategy-notice");
+  const text = n === 1 ? NEEDS_TWO[current] : null;
+  notice.hidden = !text;
+  notice.textContent = text ? `${text}: its confidence then comes from the hallucination check alone. Choose another model to have it checked.` : "";
+}
+
 function summarize() {
   const question = mode === "prompt" ? $("task-prompt").value.trim() : chosenTemplate()?.name || "";
   $("sum-question").textContent = question ? (question.length > 60 ? `${question.slice(0, 59)}…` : question) : "—";
@@ -204,6 +218,7 @@ function summarize() {
   $("sum-models").textContent = all ? `All loaded (${n})` : n ? chosenModels().join(", ") : "—";
   const current = strategy();
   $("sum-strategy").textContent = STRATEGY_TEXT[current] || current;
+  warnAboutOneModel(n, current);
   if (!n) {
     $("sum-calls").textContent = "—";
     return;

@@ -97,6 +97,7 @@ export function valuesForm(container, specs, { prefix = "var", initial = {}, onI
     if (spec.type === "text") {
       control = el("textarea", { id, rows: 4, maxLength: TEXT_MAX });
       control.value = start == null ? "" : String(start);
+      if (spec.default != null) control.placeholder = `Default: ${displayDefault(spec)}`;
     } else if (spec.type === "bool") {
       control = el("select", { id });
       const unset = spec.default != null ? `Default (${displayDefault(spec)})` : spec.required ? "Choose…" : "Not set";
@@ -238,12 +239,21 @@ export function specEditor(container, specs, { addButton = null, prefix = "spec"
       el("div", { class: "spec-row-end" },
         el("label", { class: "check-label", htmlFor: required.id }, required, " Required"),
         remove));
-    Object.assign(row, { node, name, type, required, choices, description, remove, defaultField,
-      get defaultInput() { return defaultInput; } });
+    // Not a getter inside Object.assign: that copies the getter's value once, and read() then kept reading the
+    // first default control after a change of type had replaced it, so the default typed was never sent.
+    Object.assign(row, { node, name, type, required, choices, description, remove, defaultField });
+    Object.defineProperty(row, "defaultInput", { get: () => defaultInput, enumerable: true });
+    let previousType = type.value;
     type.addEventListener("change", () => {
-      const next = defaultControl(row, type.value, null);
+      // A default typed for the old type is kept when it is still a valid one for the new type ("5" from text
+      // to a whole number); yes/no is a different control, so it starts empty.
+      const raw = defaultInput.value;
+      const fits = raw !== "" && previousType !== "bool" && type.value !== "bool"
+        && type.value !== "choice" && !coerce({ type: type.value }, raw).error;
+      const next = defaultControl(row, type.value, fits ? raw : null);
       defaultInput.replaceWith(next);
       defaultInput = next;
+      previousType = type.value;
       choicesField.hidden = type.value !== "choice";
       changed();
     });
