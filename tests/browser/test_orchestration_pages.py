@@ -156,11 +156,11 @@ def test_task_form_runs_live_to_a_judged_answer(page, daphne_url, alice, scripte
     page.screenshot(path=str(artifacts_dir / "orchestration-task-cancelled-light.png"), full_page=True)
 
     # A finished task can be deleted (after a confirm): back to the history, where it is gone.
-    dialogs = []
-    page.once("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     page.click("#task-delete")
+    ask = page.get_by_role("dialog", name=f"Delete task #{again.pk}?")  # the app's own dialog, not confirm()
+    expect(ask).to_contain_text("Its answers and reviews go with it")
+    ask.get_by_role("button", name="Delete").click()
     page.wait_for_url(re.compile(r"/orchestration/$"))
-    assert dialogs == [f"Delete task #{again.pk} with its answers and reviews?"]
     expect(page.locator("#task-rows tr")).to_have_count(1)
     assert not Task.objects.filter(pk=again.pk).exists()
     assert page.csp_errors == []
@@ -493,8 +493,8 @@ def test_templates_and_instructions_are_edited_on_their_pages(page, daphne_url, 
     expect(page.locator("#item-status")).to_have_text("Saved.")
     assert Instruction.objects.get().content == "Always answer in French."
     shoot(page, artifacts_dir, "orchestration-instructions")
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#item-delete")
+    page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     expect(page.locator("#library-empty")).to_be_visible()
     assert Instruction.objects.count() == 0
     assert page.csp_errors == []

@@ -3,6 +3,7 @@
 // checks them, including that every {{ placeholder }} of the prompt is declared.
 import { api, clearFieldErrors, el, focusFirstError, jsonData, scriptReady, setFieldError, showError, urlFor } from "./common.js";
 import { placeholders, specEditor } from "./variables.js";
+import { confirmDialog } from "../js/confirm.js";
 
 const root = document.getElementById("library-page");
 const form = document.getElementById("item-form");
@@ -151,7 +152,8 @@ form.addEventListener("submit", async (event) => {
 });
 
 $("item-delete").addEventListener("click", async () => {
-  if (!current || !window.confirm(`Delete the ${noun} “${current.name}”?`)) return;
+  if (!current || !(await confirmDialog({ title: `Delete the ${noun} “${current.name}”?`, confirmLabel: "Delete",
+    danger: true }))) return;
   try {
     await api("DELETE", urlFor(root.dataset.itemApi, current.id));
     items = items.filter((i) => i.id !== current.id);

@@ -8,6 +8,7 @@ import {
   scriptReady, showError, slotLabel, throttled, urlFor,
 } from "./common.js";
 import { loadMarkdown, renderMarkdown } from "../js/markdown.js";
+import { confirmDialog } from "../js/confirm.js";
 
 const root = document.getElementById("task-page");
 const app = document.querySelector(".orch-app");
@@ -497,7 +498,8 @@ $("task-rerun").addEventListener("click", async (event) => {
 
 $("task-delete").addEventListener("click", async (event) => {
   const button = event.currentTarget;
-  if (!window.confirm(`Delete task #${task.id} with its answers and reviews?`)) return;
+  if (!(await confirmDialog({ title: `Delete task #${task.id}?`, message: "Its answers and reviews go with it; this cannot be undone.",
+    confirmLabel: "Delete", danger: true }))) return;
   button.disabled = true;
   showActionError("");
   try {

@@ -8,6 +8,7 @@ import {
   scriptReady, setBadge, setFieldError, showError, urlFor,
 } from "./common.js";
 import { placeholders, specEditor, valuesForm } from "./variables.js";
+import { confirmDialog } from "../js/confirm.js";
 
 const root = document.getElementById("workflow-page");
 const app = document.querySelector(".orch-app");
@@ -626,7 +627,8 @@ $("step-add-button").addEventListener("click", () => {
 
 if ($("wf-delete")) {
   $("wf-delete").addEventListener("click", async () => {
-    if (!window.confirm(`Delete the workflow “${saved.name}” and its run history?`)) return;
+    if (!(await confirmDialog({ title: `Delete the workflow “${saved.name}”?`,
+      message: "Its run history goes with it; this cannot be undone.", confirmLabel: "Delete", danger: true }))) return;
     try {
       await api("DELETE", urlFor(root.dataset.workflowApi, saved.id));
       location.assign(root.dataset.workflowsUrl);
