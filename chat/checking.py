@@ -57,7 +57,8 @@ def _notice(first, best, attempts: list) -> str:
         return "This answer may contain unsupported statements: check the highlighted sentences."
     if best is first:
         return (
-            f"The answer looked unreliable (risk {first.report.score:.2f}); {len(attempts) - 1} more attempt(s) "
+            f"The answer looked unreliable (risk {first.report.score:.2f}); "
+            f"{'another attempt' if len(attempts) == 2 else f'{len(attempts) - 1} more attempts'} "
             "did no better, so the first answer is shown with its doubtful sentences highlighted."
         )
     how = {"grounded": "with the sources in the prompt", "lower_temperature": "at a lower temperature",

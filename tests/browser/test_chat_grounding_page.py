@@ -233,7 +233,7 @@ CITATIONS = [
     ]
 ]  # fmt: skip
 NOTICE = (
-    "The answer looked unreliable (risk 0.71); 1 more attempt(s) did no better, so the first answer is shown "
+    "The answer looked unreliable (risk 0.71); another attempt did no better, so the first answer is shown "
     "with its doubtful sentences highlighted."
 )
 
