@@ -99,7 +99,7 @@ $(VENDOR)/.copied: node_modules/.package-lock.json
 assets: $(VENDOR)/.copied
 
 run: venv assets
-	@DEBUG=$${DEBUG:-true} $(PY) manage.py serve
+	@DEBUG=$${DEBUG:-false} $(PY) manage.py serve
 
 test-system-deps:
 	@bash scripts/install-test-deps.sh

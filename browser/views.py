@@ -81,6 +81,8 @@ def api_scrape(request: HttpRequest) -> JsonResponse:
         )  # fmt: skip
     except (BadJSON, services.BrowserInputError) as exc:
         return _error(str(exc))
+    except jobs.IdempotencyKeyConflict as exc:
+        return _error(str(exc), 409)
     return JsonResponse({"job": job_json(job)}, status=201)
 
 
@@ -95,6 +97,8 @@ def api_automate(request: HttpRequest) -> JsonResponse:
         )  # fmt: skip
     except (BadJSON, services.BrowserInputError) as exc:
         return _error(str(exc))
+    except jobs.IdempotencyKeyConflict as exc:
+        return _error(str(exc), 409)
     return JsonResponse({"job": job_json(job)}, status=201)
 
 

@@ -56,6 +56,7 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
         self.tasks: set[int] = set()
         self.last_touch = time.monotonic()
         await self.accept()
+        self.credentials_watch = asyncio.create_task(self.credentials_watch_run())
         await connections.connection_add(self, self.user.pk)
         await self.send_json(
             {
@@ -70,7 +71,33 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             }
         )
 
+    async def credentials_watch_run(self) -> None:
+        """Close the socket (4401) soon after its token is revoked, its session logged out or its user
+        deactivated: the handshake alone would let it answer for as long as it stays open."""
+        interval = settings.WS_AUTH_RECHECK_S
+        if interval <= 0:
+            return
+        session = self.scope.get("session")
+        token_hash = self.scope.get("api_token_hash") if self.scope.get("auth_method") == "token" else None
+        session_key = session.session_key if token_hash is None and session is not None else None
+        check = database_sync_to_async(core_selectors.credentials_still_valid)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                valid = await check(user_id=self.user.pk, api_token_hash=token_hash, session_key=session_key)
+            except Exception:
+                # A database blip is no reason to drop every socket; the next round decides.
+                log.warning("could not re-check the credentials of a /ws connection", exc_info=True)
+                continue
+            if not valid:
+                log.info("closing /ws of user %s: its credentials are no longer valid", self.user.pk)
+                await self.close(code=p.CLOSE_UNAUTHORIZED)
+                return
+
     async def disconnect(self, code: int) -> None:
+        watch = getattr(self, "credentials_watch", None)
+        if watch is not None:
+            watch.cancel()
         # Following stops; generating does not (the answer belongs to no socket).
         for task in getattr(self, "followers", {}).values():
             task.cancel()

@@ -16,7 +16,8 @@ RATE_LIMITED = "rate_limited"
 BACKEND_UNAVAILABLE = "backend_unavailable"
 INTERNAL = "internal"
 
-# Close code for an unauthenticated handshake that got as far as accept.
+# Close code for an unauthenticated handshake that got as far as accept, and for an open socket whose token
+# was revoked, session logged out or user deactivated (re-checked every WS_AUTH_RECHECK_S seconds).
 CLOSE_UNAUTHORIZED = 4401
 # The server is restarting (SIGTERM): running answers were saved; reconnect and chat:resume.
 CLOSE_RESTARTING = 4012

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable
 from functools import wraps
 from inspect import iscoroutinefunction
+from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
-from channels.security.websocket import OriginValidator, WebsocketDenier
+from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.request import split_domain_port, validate_host
 
-from core.services import api_token_authenticate
+from core.services import api_token_authenticate, token_hash
+
+log = logging.getLogger(__name__)
 
 
 def bearer_from_header(value: str | None) -> str | None:
@@ -99,7 +104,8 @@ class TokenAuthMiddleware:
             user = await sync_to_async(api_token_authenticate)(secret)
             if user is None:
                 return await WebsocketDenier()(scope, receive, send)
-            scope = dict(scope, user=user, auth_method="token")
+            # The hash, not the secret, stays in the scope: the consumer re-checks it while the socket is open.
+            scope = dict(scope, user=user, auth_method="token", api_token_hash=token_hash(secret))
         return await self.app(scope, receive, send)
 
 
@@ -107,22 +113,78 @@ def TokenAuthMiddlewareStack(app):  # noqa: N802 - named like Channels' AuthMidd
     return AuthMiddlewareStack(TokenAuthMiddleware(app))
 
 
-class WebsocketOriginGuard(OriginValidator):
-    """Browser handshakes must come from ALLOWED_HOSTS; a script with a Bearer token sends no Origin."""
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_parse(value: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of an origin such as `https://orch.example.com`, the default port filled in;
+    None for anything that is not an http(s) origin (`null`, a path, garbage)."""
+    try:
+        parts = urlsplit(value.strip().lower())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname or parts.path not in ("", "/"):
+        return None
+    if parts.query or parts.fragment or parts.username is not None:
+        return None
+    return parts.scheme, parts.hostname, port or DEFAULT_PORTS[parts.scheme]
+
+
+def origin_matches(origin: tuple[str, str, int], allowed: tuple[str, str, int]) -> bool:
+    """Scheme, host and port all equal; `https://*.example.com` stands for every subdomain (as in CSRF_TRUSTED_ORIGINS)."""
+    scheme, host, port = allowed
+    if origin[0] != scheme or origin[2] != port:
+        return False
+    if host.startswith("*."):
+        return origin[1].endswith(host[1:])
+    return origin[1] == host
+
+
+def handshake_own_origin(scope: dict) -> tuple[str, str, int] | None:
+    """The origin this handshake was addressed to: its Host (when ALLOWED_HOSTS serves it), over https when
+    the socket is TLS or the trusted proxy says so (as Django's request.is_secure())."""
+    host = _header(scope, b"host")
+    if not host:
+        return None
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    secure = scope.get("scheme") == "wss"
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    if proxy_header and not secure:
+        name = proxy_header[0].removeprefix("HTTP_").lower().replace("_", "-").encode()
+        secure = (_header(scope, name) or "").split(",")[0].strip() == proxy_header[1]
+    return origin_parse(f"{'https' if secure else 'http'}://{host}")
+
+
+def handshake_origin_allowed(scope: dict, origin: str) -> bool:
+    """A browser's /ws handshake is ours when its Origin is the origin it was sent to, or one of
+    WS_ALLOWED_ORIGINS (default: CSRF_TRUSTED_ORIGINS); scheme, host and port must all match."""
+    parsed = origin_parse(origin)
+    if parsed is None:
+        return False
+    own = handshake_own_origin(scope)
+    if own is not None and parsed == own:
+        return True
+    allowed = (origin_parse(value) for value in settings.WS_ALLOWED_ORIGINS)
+    return any(entry is not None and origin_matches(parsed, entry) for entry in allowed)
+
+
+class WebsocketOriginGuard:
+    """Browser handshakes must come from the app's own origin (scheme, host and port), or one listed in
+    WS_ALLOWED_ORIGINS; a script with a Bearer token sends no Origin and no cookie, and passes."""
 
     def __init__(self, application):
-        super().__init__(application, list(settings.ALLOWED_HOSTS))
+        self.application = application
 
     async def __call__(self, scope, receive, send):
-        has_origin = _header(scope, b"origin") is not None
+        origin = _header(scope, b"origin")
         has_bearer = bearer_from_header(_header(scope, b"authorization")) is not None
         has_cookie = _header(scope, b"cookie") is not None
-        if not has_origin and has_bearer and not has_cookie:
+        if origin is None and has_bearer and not has_cookie:
             return await self.application(scope, receive, send)
-        return await super().__call__(scope, receive, send)
-
-    def validate_origin(self, parsed_origin) -> bool:
-        # `null` origins (sandboxed frames, file://) have no host and never match.
-        if parsed_origin is None or not parsed_origin.hostname:
-            return False
-        return super().validate_origin(parsed_origin)
+        if origin is not None and handshake_origin_allowed(scope, origin):
+            return await self.application(scope, receive, send)
+        log.info("/ws handshake refused: Origin %r is not this site's (Host %r)", origin, _header(scope, b"host"))
+        return await WebsocketDenier()(scope, receive, send)

@@ -36,6 +36,10 @@ class JobError(ValueError):
     """Bad input for a job operation; the message says what to fix."""
 
 
+class IdempotencyKeyConflict(JobError):
+    """The caller's idempotency key already names a job of another kind: the request cannot be replayed (409)."""
+
+
 class JobCancelled(Exception):
     """Raised inside a handler when the user asked to cancel; the job ends `cancelled`."""
 
@@ -78,13 +82,15 @@ def job_create(
     *, user, kind: str, title: str, params: dict | None = None, idempotency_key: str | None = None,
     subtasks: list[dict] | None = None, retry_of: Job | None = None, enqueue: bool = True,
 ) -> Job:  # fmt: skip
-    """Store a job and queue it; the same idempotency key returns the job that already exists."""
+    """Store a job and queue it. The same user's same idempotency key returns the job that already exists
+    (keys are per user: another user's key is no concern of this one's); raises IdempotencyKeyConflict when
+    that job is of another kind, JobError for an unknown kind."""
     if kind not in HANDLERS:
         raise JobError(f"unknown job kind {kind!r}")
     if idempotency_key:
         existing = Job.objects.filter(idempotency_key=idempotency_key, user=user).first()
         if existing is not None:
-            return existing
+            return _replayed(existing, kind)
     try:
         with transaction.atomic():
             job = Job.objects.create(
@@ -92,13 +98,25 @@ def job_create(
                 subtasks=subtasks or [], retry_of=retry_of,
             )  # fmt: skip
     except IntegrityError:
-        existing = Job.objects.filter(idempotency_key=idempotency_key, user=user).first()
+        # The same user's request with the same key, a moment ago: that job stands. A locking read sees it
+        # even where this transaction's snapshot is older than its commit (MySQL's repeatable read).
+        with transaction.atomic():
+            existing = Job.objects.select_for_update().filter(idempotency_key=idempotency_key, user=user).first()
         if existing is None:
-            raise JobError("that idempotency key belongs to another job") from None
-        return existing
+            raise
+        return _replayed(existing, kind)
     if enqueue:
         transaction.on_commit(lambda: job_enqueue(job))
     return job
+
+
+def _replayed(existing: Job, kind: str) -> Job:
+    if existing.kind != kind:
+        raise IdempotencyKeyConflict(
+            f"this Idempotency-Key was already used for another request (job {existing.pk}, {existing.kind}); "
+            "use a new key for a new request"
+        )
+    return existing
 
 
 def job_enqueue(job: Job) -> None:

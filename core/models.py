@@ -69,7 +69,8 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     log = models.TextField(blank=True)
-    idempotency_key = models.CharField(max_length=128, unique=True, null=True, blank=True)
+    # Unique per user, not globally: one user's key must neither find nor block another user's job.
+    idempotency_key = models.CharField(max_length=128, null=True, blank=True)
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
     cancel_requested = models.BooleanField(default=False)
     worker = models.CharField(max_length=200, blank=True)
@@ -83,6 +84,9 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "kind", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "idempotency_key"], name="core_job_idempotency_key_per_user")
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind} {self.status}"

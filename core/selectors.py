@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils.crypto import constant_time_compare
 
 from core.models import ApiToken
 
@@ -33,3 +38,25 @@ def jobs_for_user(*, user, kind: str | None = None):
 
     qs = Job.objects.filter(user=user)
     return qs.filter(kind=kind) if kind else qs
+
+
+def credentials_still_valid(*, user_id: int, api_token_hash: str | None = None, session_key: str | None = None) -> bool:
+    """Whether what authenticated a long-lived connection still does: its token is not revoked, or its session
+    is not logged out, expired or from before a password change; and the user is still active. One query for a
+    token, two primary-key lookups for a session."""
+    if api_token_hash is not None:
+        return ApiToken.objects.filter(
+            token_hash=api_token_hash, user_id=user_id, revoked_at__isnull=True, user__is_active=True
+        ).exists()
+    if not session_key:
+        return False
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    if data.get(SESSION_KEY) != str(user_id):
+        return False
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).only("password").first()
+    if user is None:
+        return False
+    # As django.contrib.auth.get_user: the hash of the password the session was made with, or a key fallback's.
+    session_hash = data.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    return any(constant_time_compare(session_hash, h) for h in hashes)

@@ -10,7 +10,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.models import ApiToken, AuditEvent
@@ -42,6 +44,21 @@ def audit_record(*, user: AbstractBaseUser | None, action: str, ip: str | None =
         detail=detail,
         ip_address=ip,
     )
+
+
+LOCKOUT_AUDIT_EVERY_S = 300  # allauth's default window for failed logins per login name
+
+
+def login_lockout_record(*, login: str, ip: str | None) -> AuditEvent | None:
+    """Record that logins as `login` from `ip` are refused for too many failures: once per window, not once per
+    refused attempt (an attacker would write a row per request). The user it names, if any, is attached."""
+    mark = f"audit:login-locked:{hashlib.sha256(login.lower().encode()).hexdigest()}:{ip}"
+    if not cache.add(mark, True, timeout=LOCKOUT_AUDIT_EVERY_S):
+        return None
+    user = (
+        get_user_model().objects.filter(Q(username__iexact=login) | Q(email__iexact=login)).first() if login else None
+    )
+    return audit_record(user=user, action="account.login_locked", ip=ip, login=login[:150])
 
 
 @transaction.atomic

@@ -1,7 +1,8 @@
 """OpenAI-compatible API for scripts: /v1/models, /v1/chat/completions (stream or not), /v1/embeddings.
 
-Authenticated with the user's API token (or a session); the same routing, breaker and fallbacks
-as every other caller, so any OpenAI client can use the orchestrator as its backend.
+Authenticated with the user's API token only, never the session cookie: these endpoints take no CSRF token
+(OpenAI clients send none), so a cookie would let any page on the same site spend the user's models. The same
+routing, breaker and fallbacks as every other caller, so any OpenAI client can use the orchestrator as its backend.
 """
 
 from __future__ import annotations
@@ -9,12 +10,14 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
+from functools import wraps
 
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from core.auth import api_view
 from core.http import json_body
 from llm import catalogue, gateway
 
@@ -26,6 +29,24 @@ def openai_error(
 
 
 GATEWAY_STATUS = {"not_found": 404, "bad_request": 400, "unsupported": 400, "backend_unavailable": 503}
+
+
+def token_api(view: Callable) -> Callable:
+    """An async /v1 view for `Authorization: Bearer <token>` callers only; anyone else (a session cookie
+    included) gets OpenAI's 401. A wrong token never gets here (BearerTokenMiddleware answers it)."""
+
+    @wraps(view)
+    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if getattr(request, "auth_method", None) != "token":
+            response = openai_error(
+                401, "Send an API token as `Authorization: Bearer <token>`; /v1 does not accept a session cookie.",
+                code="invalid_api_key",
+            )  # fmt: skip
+            response["WWW-Authenticate"] = 'Bearer realm="api"'
+            return response
+        return await view(request, *args, **kwargs)
+
+    return login_not_required(csrf_exempt(wrapper))
 
 
 def chat_request_from(body: dict) -> gateway.ChatRequest:
@@ -59,17 +80,22 @@ def chat_request_from(body: dict) -> gateway.ChatRequest:
     )  # fmt: skip
 
 
-@api_view
-@require_GET
-async def models(request: HttpRequest) -> JsonResponse:
+async def model_list() -> list[dict]:
+    """Every model the backends list, in OpenAI's shape plus `loaded` and `context_length` (/v1/models, and
+    the app's own pages through llm.views.models_json)."""
     by_id = catalogue.models_by_id(await catalogue.catalogue_get())
-    data = [
+    return [
         {"id": model_id, "object": "model", "created": 0, "owned_by": ",".join(sorted({i.backend for i in infos})),
          "loaded": any(i.loaded for i in infos),
          "context_length": max((i.context_length or 0 for i in infos), default=0) or None}
         for model_id, infos in sorted(by_id.items())
     ]  # fmt: skip
-    return JsonResponse({"object": "list", "data": data})
+
+
+@token_api
+@require_GET
+async def models(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"object": "list", "data": await model_list()})
 
 
 def _sse(payload: dict | str) -> bytes:
@@ -77,8 +103,7 @@ def _sse(payload: dict | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
-@csrf_exempt
-@api_view
+@token_api
 @require_POST
 async def chat_completions(request: HttpRequest):
     try:
@@ -144,8 +169,7 @@ async def chat_completions(request: HttpRequest):
     return response
 
 
-@csrf_exempt
-@api_view
+@token_api
 @require_POST
 async def embeddings(request: HttpRequest) -> JsonResponse:
     try:

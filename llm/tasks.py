@@ -26,9 +26,18 @@ async def job_update(job_id: str, **fields) -> None:
     await state.client().set(key, json.dumps(data), ex=JOB_TTL_S)
 
 
-async def job_get(job_id: str) -> dict | None:
+async def job_start(job_id: str, *, user_id: int, **fields) -> None:
+    """Record a new job as `user_id`'s: only they can read it back (job_get)."""
+    await job_update(job_id, owner_id=user_id, **fields)
+
+
+async def job_get(job_id: str, *, user_id: int) -> dict | None:
+    """The job as its owner sees it; anyone else's (or a missing or expired one) is None, alike."""
     raw = await state.client().get(job_key(job_id))
-    return json.loads(raw) if raw else None
+    data = json.loads(raw) if raw else None
+    if data is None or data.pop("owner_id", None) != user_id:
+        return None
+    return data
 
 
 @shared_task(name="llm.catalogue_refresh")

@@ -8,6 +8,7 @@ urlpatterns = [
     path("backends/new/", views.backend_edit, name="backend_new"),
     path("backends/<slug:name>/edit/", views.backend_edit, name="backend_edit"),
     path("api/state", views.state_json, name="state"),
+    path("api/models", views.models_json, name="models"),
     path("api/backends/test", views.backend_test, name="backend_test"),
     path("api/backends/<slug:name>/<str:action>", views.model_action, name="model_action"),
     path("api/benchmark", views.benchmark_start, name="benchmark_start"),

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core.auth import api_view
 from core.http import BadJSON, json_body
-from llm import discovery, gateway, selectors, services, tasks
+from llm import api, discovery, gateway, selectors, services, tasks
 from llm.forms import BackendForm
 from llm.models import BenchmarkResult
 
@@ -60,6 +60,13 @@ def backend_edit(request: HttpRequest, name: str | None = None) -> HttpResponse:
             messages.success(request, f"Backend “{backend.name}” saved.")
             return redirect("llm:panel")
     return render(request, "llm/backend_form.html", {"form": form, "backend": instance})
+
+
+@api_view
+@require_GET
+async def models_json(request: HttpRequest) -> JsonResponse:
+    """The model list of /v1/models for the app's own pages (the session works here; /v1 takes API tokens only)."""
+    return JsonResponse({"object": "list", "data": await api.model_list()})
 
 
 @api_view
@@ -125,9 +132,10 @@ def benchmark_start(request: HttpRequest) -> JsonResponse:
     except (ValidationError, ValueError) as exc:
         return _error(400, "; ".join(getattr(exc, "messages", [str(exc)])))
     job_id = uuid.uuid4().hex
-    async_to_sync(tasks.job_update)(
-        job_id, status="pending", progress=0, message="queued", backend=backend.name, model=model
-    )
+    async_to_sync(tasks.job_start)(
+        job_id, user_id=request.user.pk, status="pending", progress=0, message="queued", backend=backend.name,
+        model=model,
+    )  # fmt: skip
     transaction.on_commit(lambda: tasks.benchmark.delay(job_id, backend.name, model, runs, request.user.pk))
     return JsonResponse({"job_id": job_id}, status=202)
 
@@ -149,7 +157,9 @@ def long_text_start(request: HttpRequest) -> JsonResponse:
     except ValidationError as exc:
         return _error(400, "; ".join(exc.messages))
     job_id = uuid.uuid4().hex
-    async_to_sync(tasks.job_update)(job_id, status="pending", progress=0, message="queued", model=model)
+    async_to_sync(tasks.job_start)(
+        job_id, user_id=request.user.pk, status="pending", progress=0, message="queued", model=model
+    )
     transaction.on_commit(lambda: tasks.long_text.delay(job_id, model, text, instruction))
     return JsonResponse({"job_id": job_id}, status=202)
 
@@ -157,8 +167,9 @@ def long_text_start(request: HttpRequest) -> JsonResponse:
 @api_view
 @require_GET
 async def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
-    job = await tasks.job_get(job_id)
-    if job is None:
+    user = await _user(request)
+    job = await tasks.job_get(job_id, user_id=user.pk)
+    if job is None:  # another user's job is as missing as one that never was
         return _error(404, "No such job (they are kept for an hour).")
     if job.get("result_id"):
         result = await BenchmarkResult.objects.select_related("backend").aget(pk=job["result_id"])

@@ -329,7 +329,8 @@ IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "in": "header",
     "schema": S,
-    "description": "The same key returns what the first request made.",
+    "description": "Your same key returns what your first request with it made (keys are per user); a key "
+    "already used for another kind of request is 409 conflict.",
 }
 
 
@@ -398,7 +399,7 @@ def schema() -> dict:
             "get": _op("List your tasks, newest first", {"200": _json(_page("Task")), "400": ERR}, params=task_filters),
             "post": _op(
                 "Create a task and queue it",
-                {"201": _json(_wrap("task", "TaskDetail"), "Created"), "400": ERR},
+                {"201": _json(_wrap("task", "TaskDetail"), "Created"), "400": ERR, "409": CONFLICT},
                 body=_ref("TaskCreate"),
                 params=[IDEMPOTENCY],
             ),
@@ -449,7 +450,7 @@ def schema() -> dict:
             ),
             "post": _op(
                 "Run the workflow",
-                {"201": _json(_wrap("run", "Run"), "Created"), "400": ERR, "404": NOT_FOUND},
+                {"201": _json(_wrap("run", "Run"), "Created"), "400": ERR, "404": NOT_FOUND, "409": CONFLICT},
                 body=_obj({"inputs": ANY_OBJ}, required=[]),
                 params=[IDEMPOTENCY],
             ),

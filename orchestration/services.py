@@ -250,7 +250,10 @@ def task_create(
     """Check everything, store the task and queue its job (a workflow step's task is run by its workflow's job
     instead). The same idempotency key returns the task already made. Raises OrchestrationInputError."""
     if idempotency_key:
-        existing = Task.objects.filter(user=user, job__idempotency_key=idempotency_key).first()
+        # A workflow's step tasks share its run's job (and key): they are not a replay of this request.
+        existing = Task.objects.filter(
+            user=user, job__idempotency_key=idempotency_key, workflow_run__isnull=True
+        ).first()
         if existing is not None:
             return existing
     template = None
@@ -404,6 +407,11 @@ def workflow_run_start(*, workflow: Workflow, inputs=None, idempotency_key: str 
     user = workflow.user
     if idempotency_key:
         existing = WorkflowRun.objects.filter(user=user, job__idempotency_key=idempotency_key).first()
+        if existing is not None and existing.workflow_id != workflow.pk:
+            raise jobs.IdempotencyKeyConflict(
+                f"this Idempotency-Key was already used to run another workflow (run {existing.pk}); "
+                "use a new key for a new request"
+            )
         if existing is not None:
             return existing
     try:

@@ -13,6 +13,7 @@ from functools import wraps
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import jobs
 from core.auth import api_view
 from core.http import BadJSON, json_body
 from orchestration import openapi, selectors, services, verdicts
@@ -41,6 +42,8 @@ def json_api(view):
             return _error(str(exc) or "Not found.", 404, "not_found")
         except (BadJSON, services.OrchestrationInputError) as exc:
             return _error(str(exc))
+        except jobs.IdempotencyKeyConflict as exc:
+            return _error(str(exc), 409, "conflict")
 
     return api_view(wrapper)
 

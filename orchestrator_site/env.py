@@ -57,18 +57,20 @@ def data_dir() -> Path:
     return path
 
 
-def secret_key(folder: Path, *, debug: bool) -> str:
-    """SECRET_KEY from the environment; in DEBUG, generated once and kept in the data folder."""
+def secret_key(folder: Path, *, one_machine: bool) -> str:
+    """SECRET_KEY from the environment; on one machine (the embedded default, DEBUG or not), generated once
+    and kept in the data folder, which every process there shares. A deployment on a server database must
+    set it: every web and worker machine needs the same key."""
     key = os.environ.get("SECRET_KEY", "").strip()
     if key:
         return key
-    if not debug:
+    if not one_machine:
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. With DEBUG off the key must come from the environment: "
-            "set SECRET_KEY to a long random string (python -c 'import secrets; "
-            "print(secrets.token_urlsafe(50))')."
+            "SECRET_KEY is not set. With DATABASE_URL set (a deployment that may span machines) and DEBUG off, "
+            "the key must come from the environment: set SECRET_KEY to a long random string "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
         )
     key_file = folder / "secret_key"
     if key_file.exists():

@@ -23,9 +23,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = data_dir()
 
 DEBUG = envbool("DEBUG", False)
-SECRET_KEY = secret_key(DATA_DIR, debug=DEBUG)
+# Without DATABASE_URL everything lives in the data folder (SQLite, the embedded Redis): one machine.
+SECRET_KEY = secret_key(DATA_DIR, one_machine=DEBUG or not os.environ.get("DATABASE_URL"))
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+# Origins (scheme://host[:port]) whose pages may open /ws with the session cookie, besides the origin the
+# handshake was sent to (its Host header: whatever host and port the server is reached on).
+WS_ALLOWED_ORIGINS = envlist("WS_ALLOWED_ORIGINS", ",".join(CSRF_TRUSTED_ORIGINS))
 
 INSTALLED_APPS = [
     "daphne",
@@ -178,6 +182,10 @@ ACCOUNT_SIGNUP_FIELDS = ["email", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "core.adapters.AccountAdapter"
 ACCOUNT_SESSION_REMEMBER = None
+# allauth's failed-login limits (10 a minute per IP, 5 per 5 minutes per login name; the admin's login goes
+# through them too) count the client's address: behind the proxy that is the last X-Forwarded-For entry, not
+# the proxy's own address (which would lock everyone out together).
+ALLAUTH_TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", 1 if envbool("BEHIND_HTTPS_PROXY", False) else 0)
 ORCH_SIGNUP_OPEN = envbool("ORCH_SIGNUP_OPEN", True)
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_PROVIDERS: dict = {}
@@ -233,7 +241,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "core.static_storage.CompressedManifestStorage"
         if not envbool("STATIC_FROM_SOURCE", DEBUG)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
@@ -252,6 +260,9 @@ API_TOKEN_TOUCH_INTERVAL_S = 60
 WS_MAX_FRAME_BYTES = envint("WS_MAX_FRAME_BYTES", 64 * 1024)
 WS_MESSAGES_PER_MINUTE = envint("WS_MESSAGES_PER_MINUTE", 120)
 WS_CHAT_SENDS_PER_MINUTE = envint("WS_CHAT_SENDS_PER_MINUTE", 20)
+# Seconds between the checks an open /ws makes that its token, session and user are still valid (closed
+# with 4401 once they are not); 0: only at the handshake.
+WS_AUTH_RECHECK_S = float(os.environ.get("WS_AUTH_RECHECK_S", "5"))
 # Chat answers in a conversation with knowledge bases get this many chunks as numbered sources.
 CHAT_GROUNDING_TOP_K = envint("CHAT_GROUNDING_TOP_K", 5)
 CHAT_GROUNDING_TIMEOUT_S = envint("CHAT_GROUNDING_TIMEOUT_S", 20)

@@ -1,8 +1,13 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from llm import api as llm_api
 from monitoring import views as monitoring_views
+
+# The admin's own login form would authenticate around allauth's failed-login limits: one login page for all
+# (set before admin.site.urls below, which captures the view).
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", include("core.urls")),

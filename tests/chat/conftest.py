@@ -38,7 +38,9 @@ class Client:
 async def connect_as(user) -> Client:
     cookie = await session_cookie_for(user)
     communicator = WebsocketCommunicator(
-        application, "/ws", headers=[(b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie.encode())]
+        application,
+        "/ws",
+        headers=[(b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"), (b"cookie", cookie.encode())],
     )
     connected, _ = await communicator.connect()
     assert connected

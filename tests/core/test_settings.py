@@ -80,8 +80,16 @@ def test_secret_key_is_generated_once_and_kept_when_debug(tmp_path):
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
 
 
-def test_secret_key_is_required_when_debug_is_off(tmp_path):
-    done = settings_for(tmp_path, DEBUG="false")
+def test_secret_key_is_generated_on_the_embedded_default_with_debug_off_too(tmp_path):
+    """`make run` runs with DEBUG off: on one machine the data folder's key is shared by every process."""
+    first = probe(tmp_path, DEBUG="false")
+    assert len(first["secret"]) >= 50
+    assert first["secret"] == probe(tmp_path)["secret"] == (tmp_path / "data" / "secret_key").read_text()
+
+
+def test_secret_key_is_required_on_a_server_database_with_debug_off(tmp_path):
+    """With DATABASE_URL the deployment may span machines: each generating its own key would not do."""
+    done = settings_for(tmp_path, DEBUG="false", DATABASE_URL="mysql://u:p@db.internal:3306/orch")
     assert done.returncode != 0
     assert "SECRET_KEY is not set" in done.stderr
     assert not (tmp_path / "data" / "secret_key").exists()

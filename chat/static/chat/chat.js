@@ -66,7 +66,7 @@ const urls = {
   conversation: app.dataset.conversationApi || "/chat/api/conversations/0",
   rate: app.dataset.rateApi || "/chat/api/messages/0/rate",
   regenerate: app.dataset.regenerateApi || "/chat/api/messages/0/regenerate",
-  models: app.dataset.modelsApi || "/v1/models",
+  models: app.dataset.modelsApi || "/models/api/models",
   health: app.dataset.healthApi || "/healthz",
   bases: app.dataset.basesApi || "/knowledge/api/bases",
   knowledge: app.dataset.knowledgeUrl || "/knowledge/",
