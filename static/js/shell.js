@@ -47,6 +47,8 @@ function initTheme() {
       const next = root.dataset.theme === "dark" ? "light" : "dark";
       try {
         window.localStorage.setItem(THEME_KEY, next);
+        // The Django admin keeps its own choice under "theme" (auto/light/dark): the same choice there too.
+        window.localStorage.setItem("theme", next);
       } catch {
         /* storage blocked: the choice lasts for this page only */
       }

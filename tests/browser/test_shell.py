@@ -80,3 +80,12 @@ def test_phone_layout_collapses_the_navigation(page, daphne_url, alice, artifact
     expect(page.get_by_role("link", name="Monitoring").first).to_be_visible()
     page.screenshot(path=str(artifacts_dir / "shell-phone.png"), full_page=True)
     assert page.csp_errors == []
+
+
+def test_the_admin_follows_the_dark_choice_made_in_the_app(page, daphne_url, staff, celery_worker):
+    login(page, daphne_url, "charlie")
+    page.click("#theme-toggle")  # light (the system) → dark
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.goto(f"{daphne_url}/admin/")
+    expect(page.locator("#site-name")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
