@@ -85,3 +85,21 @@ def test_model_html_never_runs_as_script(page, daphne_url, alice):  # noqa: F811
     page.wait_for_timeout(300)
     assert page.title() != "pwned"
     assert body.locator("script").count() == 0 and body.locator("img[onerror]").count() == 0
+
+
+def test_a_bad_rating_with_a_note_is_thanked_and_stored(page, daphne_url, alice, fake):  # noqa: F811
+    make_backend("f1", fake.url)
+    login(page, daphne_url)
+    page.goto(f"{daphne_url}/chat/")
+    expect(page.locator("#connection-status")).to_contain_text("Connected")
+    page.select_option("#model-select", "fake-ok")
+    send(page, "Hello")
+    answer = page.locator('.message[data-role="assistant"]').last
+    expect(answer).to_have_attribute("data-status", "complete", timeout=30_000)
+    answer.get_by_role("button", name="Bad answer").click()
+    answer.locator(".rating-note-input").fill("It made up a date.")
+    answer.get_by_role("button", name="Send feedback").click()
+    expect(answer.locator(".rating-thanks")).to_have_text("Thanks: your note was saved with the rating.")
+    expect(answer.locator(".rating-note")).to_be_hidden()
+    stored = Message.objects.get(pk=int(answer.get_attribute("data-message-id")))
+    assert (stored.rating, stored.rating_note) == (-1, "It made up a date.")

@@ -872,7 +872,10 @@ function buildMessage(rec) {
     const row = el("div", "rating-note-row");
     row.append(input, save, skip);
     rec.noteForm.append(label, row);
-    main.append(rec.noteForm);
+    rec.noteThanks = el("p", "rating-thanks muted small");
+    rec.noteThanks.setAttribute("role", "status");
+    rec.noteThanks.hidden = true;
+    main.append(rec.noteForm, rec.noteThanks);
   }
   node.append(main);
   rec.el = node;
@@ -1767,10 +1770,16 @@ function onMessageSubmit(event) {
   event.preventDefault();
   const rec = form.closest(".message")?.chatRecord;
   if (!rec) return;
-  rate(rec, -1, rec.noteInput.value.trim()).then((ok) => {
+  const note = rec.noteInput.value.trim();
+  rate(rec, -1, note).then((ok) => {
     if (!ok) return;
     form.hidden = true;
     rec.rateDown.focus();
+    // Say it arrived: a form that just vanishes reads as lost.
+    rec.noteThanks.textContent = note ? "Thanks: your note was saved with the rating." : "Thanks: the rating was saved.";
+    rec.noteThanks.hidden = false;
+    clearTimeout(rec.noteThanksTimer);
+    rec.noteThanksTimer = setTimeout(() => { rec.noteThanks.hidden = true; }, 6000);
   });
 }
 
