@@ -12,10 +12,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from chat import connections, generation, schema, selectors, services
+from chat import connections, generation, schema, selectors, serializers, services
 from chat import protocol as p
 from core import selectors as core_selectors
-from llm import gateway
 
 log = logging.getLogger(__name__)
 
@@ -24,25 +23,6 @@ PARALLEL_WRITES = settings.DATABASES["default"]["ENGINE"] != "django.db.backends
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-async def answer_request(conversation, assistant, *, history: list[dict] | None = None) -> gateway.ChatRequest:
-    """What the model is asked for an assistant message: the history, the options, the model."""
-    messages = history
-    if messages is None:
-        messages = await database_sync_to_async(selectors.history_for_model)(conversation=conversation, upto=assistant)
-    options = assistant.options or {}
-    model = assistant.model or None
-    if model is None:
-        try:
-            model = await gateway.default_model()
-        except gateway.GatewayError:
-            model = None  # the generation reports backend_unavailable as chat:error
-        assistant.model = model or ""
-    return gateway.ChatRequest(
-        messages=messages, model=model, temperature=options.get("temperature"),
-        max_tokens=options.get("max_tokens"), top_p=options.get("top_p"), sticky_key=f"conv-{conversation.pk}",
-    )  # fmt: skip
 
 
 class ProtocolConsumer(AsyncWebsocketConsumer):
@@ -189,13 +169,10 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             started, history = await database_sync_to_async(start, thread_sensitive=PARALLEL_WRITES is False)()
         except services.ChatInputError as exc:
             raise p.ProtocolError(p.BAD_REQUEST, str(exc)) from None
-        request = await answer_request(started.conversation, started.assistant_message, history=history)
-        ground_on = None
-        if started.knowledge_base_ids:
-            ground_on = generation.GroundOn(self.user, started.knowledge_base_ids, started.user_message.content)
-        generation.generation_start(
-            message_id=started.assistant_message.pk, conversation_id=started.conversation.pk, request=request,
-            validate=bool(data["validate"]), ground_on=ground_on,
+        await generation.answer_start(
+            user=self.user, conversation=started.conversation, assistant=started.assistant_message,
+            history=history, validate=bool(data["validate"]), kb_ids=started.knowledge_base_ids,
+            question=started.user_message.content,
         )  # fmt: skip
         await self.send_json({"type": "chat:started", "id": frame_id, "conversation_id": started.conversation.pk,
                               "user_message_id": started.user_message.pk,
@@ -247,29 +224,16 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
 
     def _history(self, data: dict) -> dict:
         if data["conversation_id"] is None:
-            rows = selectors.conversation_list(user=self.user)[: data["limit"]]
-            return {"conversations": [{"id": c.pk, "title": c.title, "updated_at": c.updated_at.isoformat(),
-                                       "message_count": c.message_count} for c in rows]}  # fmt: skip
+            rows = selectors.conversation_list(user=self.user).prefetch_related("knowledge_bases")[: data["limit"]]
+            return {"conversations": [serializers.conversation_json(c) for c in rows]}
         conversation = selectors.conversation_get(user=self.user, pk=data["conversation_id"])
         messages, has_more = selectors.message_page(
             conversation=conversation, limit=data["limit"], before=data["before"]
         )
+        versions = selectors.version_ids(messages)
         return {
             "conversation_id": conversation.pk,
-            "messages": [
-                {
-                    "id": m.pk,
-                    "role": m.role,
-                    "content": m.content,
-                    "model": m.model,
-                    "status": m.status,
-                    "created_at": m.created_at.isoformat(),
-                    "rating": m.rating,
-                    **({"citations": m.citations} if m.citations else {}),
-                    **({"validation": m.validation} if m.validation else {}),
-                }
-                for m in messages
-            ],
+            "messages": [serializers.message_json(m, version_ids=versions.get(m.pk)) for m in messages],
             "has_more": has_more,
         }
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from channels.db import database_sync_to_async
 
-from chat import checking, grounding, services
+from chat import checking, grounding, selectors, services
 from chat.models import Message
 from llm import gateway, state
 from monitoring import counters
@@ -236,6 +236,42 @@ class Generation:
                 runner.cancel()
                 return
             await asyncio.sleep(WATCH_EVERY_S)
+
+
+async def answer_request(conversation, assistant, *, history: list[dict] | None = None) -> gateway.ChatRequest:
+    """What the model is asked for an assistant message: the history, the options, the model."""
+    messages = history
+    if messages is None:
+        messages = await database_sync_to_async(selectors.history_for_model)(conversation=conversation, upto=assistant)
+    options = assistant.options or {}
+    model = assistant.model or None
+    if model is None:
+        try:
+            model = await gateway.default_model()
+        except gateway.GatewayError:
+            model = None  # the generation reports backend_unavailable as chat:error
+        assistant.model = model or ""
+    return gateway.ChatRequest(
+        messages=messages, model=model, temperature=options.get("temperature"),
+        max_tokens=options.get("max_tokens"), top_p=options.get("top_p"), sticky_key=f"conv-{conversation.pk}",
+    )  # fmt: skip
+
+
+async def answer_start(
+    *, user, conversation, assistant: Message, validate: bool = False, kb_ids: list[int] | None = None,
+    question: str | None = None, history: list[dict] | None = None,
+) -> asyncio.Task:  # fmt: skip
+    """Start writing an assistant message (a new answer or a regenerated one): the one way in.
+
+    `question` (what grounding searches for) defaults to the last user message of the history."""
+    request = await answer_request(conversation, assistant, history=history)
+    if question is None:
+        question = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
+    ground_on = GroundOn(user, kb_ids, question) if kb_ids and question else None
+    return generation_start(
+        message_id=assistant.pk, conversation_id=conversation.pk, request=request, validate=validate,
+        ground_on=ground_on,
+    )  # fmt: skip
 
 
 def generation_start(

@@ -55,6 +55,13 @@ class Message(models.Model):
     options = models.JSONField(default=dict, blank=True)
     rating = models.SmallIntegerField(null=True, blank=True, help_text="+1 thumbs up, -1 thumbs down.")
     rating_note = models.TextField(blank=True, default="")
+    # Regenerated answers: every version points at the first one (its place in the conversation);
+    # exactly one version of a group is shown, the others are kept to flip back to.
+    version_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="versions",
+        help_text="The first answer this one is another version of.",
+    )  # fmt: skip
+    hidden = models.BooleanField(default=False, help_text="Another version of this answer is shown instead.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from chat.models import Conversation, Message
@@ -185,15 +186,48 @@ def message_rate(*, user: AbstractBaseUser, pk: int, rating: int | None, note: s
     return message
 
 
+MAX_VERSIONS = 20
+
+
+def _version_group(message: Message):
+    root = message.version_of_id or message.pk
+    return Message.objects.filter(Q(pk=root) | Q(version_of_id=root))
+
+
 @transaction.atomic
 def message_regenerate(*, user: AbstractBaseUser, pk: int) -> Message:
-    """A fresh answer to the same question: a new assistant message after the old one."""
+    """A fresh answer to the same question, in the old one's place; the old one stays as a version."""
     old = message_get(user=user, pk=pk)
     if old.role != Message.Role.ASSISTANT:
         raise ChatInputError("message", "only answers can be regenerated")
-    if old.status == Message.Status.STREAMING:
+    # The first version's row is the group's lock: two clicks at once make one new version.
+    Message.objects.select_for_update().filter(pk=old.version_of_id or old.pk).first()
+    group = _version_group(old)
+    if group.filter(status=Message.Status.STREAMING).exists():
         raise ChatInputError("message", "this answer is still being written; stop it first")
+    if group.count() >= MAX_VERSIONS:
+        raise ChatInputError(
+            "message", f"this answer already has {MAX_VERSIONS} versions; ask again in a new message instead"
+        )
+    group.update(hidden=True)
     return Message.objects.create(
         conversation=old.conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
-        model=old.conversation.model or old.model, options=old.options,
+        model=old.conversation.model or old.model, options=old.options, version_of_id=old.version_of_id or old.pk,
     )  # fmt: skip
+
+
+@transaction.atomic
+def message_show(*, user: AbstractBaseUser, pk: int) -> Message:
+    """Show this version of an answer in its place (the others stay, hidden)."""
+    message = message_get(user=user, pk=pk)
+    if message.role != Message.Role.ASSISTANT:
+        raise ChatInputError("message", "only answers have versions")
+    Message.objects.select_for_update().filter(pk=message.version_of_id or message.pk).first()
+    group = _version_group(message)
+    if group.exclude(pk=message.pk).filter(status=Message.Status.STREAMING).exists():
+        raise ChatInputError("message", "another version of this answer is still being written; wait or stop it")
+    group.exclude(pk=message.pk).update(hidden=True)
+    if message.hidden:
+        Message.objects.filter(pk=message.pk).update(hidden=False)
+        message.hidden = False
+    return message

@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/conversations/<int:pk>", views.conversation, name="conversation_api"),
     path("api/messages/<int:pk>/rate", views.message_rate, name="message_rate"),
     path("api/messages/<int:pk>/regenerate", views.message_regenerate, name="message_regenerate"),
+    path("api/messages/<int:pk>/show", views.message_show, name="message_show"),
     path("api/connections", views.connection_counts, name="connections"),
 ]

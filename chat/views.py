@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chat import connections, generation, selectors, services
+from chat import connections, generation, selectors, serializers, services
 from core.auth import api_view
 from core.http import BadJSON, json_body
 
@@ -21,13 +22,6 @@ def _body(request: HttpRequest) -> dict:
 
 def _error(status: int, message: str) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
-
-
-def _conversation_json(c) -> dict:
-    return {"id": c.pk, "title": c.title, "updated_at": c.updated_at.isoformat(),
-            "message_count": getattr(c, "message_count", None), "model": c.model,
-            "system_prompt": c.system_prompt,
-            "knowledge_base_ids": sorted(kb.pk for kb in c.knowledge_bases.all())}  # fmt: skip
 
 
 @require_GET
@@ -52,7 +46,7 @@ def conversations(request: HttpRequest) -> JsonResponse:
     rows = selectors.conversation_list(
         user=request.user, search=request.GET.get("q", "").strip()[:200]
     ).prefetch_related("knowledge_bases")[:100]
-    return JsonResponse({"conversations": [_conversation_json(c) for c in rows]})
+    return JsonResponse({"conversations": [serializers.conversation_json(c) for c in rows]})
 
 
 @api_view
@@ -79,7 +73,7 @@ def conversation(request: HttpRequest, pk: int) -> JsonResponse:
         return _error(404, "No such conversation.")
     except services.ChatInputError as exc:
         return _error(400, str(exc))
-    return JsonResponse(_conversation_json(found))
+    return JsonResponse(serializers.conversation_json(found))
 
 
 @api_view
@@ -97,14 +91,16 @@ def message_rate(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse({"id": message.pk, "rating": message.rating, "note": message.rating_note})
 
 
+def _with_versions(message) -> dict:
+    versions = selectors.version_ids([message])
+    return serializers.message_json(message, version_ids=versions.get(message.pk))
+
+
 @api_view
 @require_POST
 async def message_regenerate(request: HttpRequest, pk: int) -> JsonResponse:
-    """A new answer to the same question, generated in this process; follow it with chat:resume."""
-    from channels.db import database_sync_to_async
-
-    from chat.consumers import answer_request
-
+    """A new answer to the same question, in the old one's place (which stays as a version);
+    written in this process, follow it with chat:resume."""
     try:
         body = _body(request) if request.body else {}
         validate = body.get("validate", False)
@@ -117,14 +113,28 @@ async def message_regenerate(request: HttpRequest, pk: int) -> JsonResponse:
     except services.ChatInputError as exc:
         return _error(400, str(exc))
     conversation = await database_sync_to_async(lambda: message.conversation)()
-    request_ = await answer_request(conversation, message)
-    kb_ids = [pk async for pk in conversation.knowledge_bases.values_list("pk", flat=True)]
-    question = next((m["content"] for m in reversed(request_.messages) if m["role"] == "user"), "")
-    ground_on = generation.GroundOn(user, kb_ids, question) if kb_ids and question else None
-    generation.generation_start(
-        message_id=message.pk, conversation_id=conversation.pk, request=request_, ground_on=ground_on, validate=validate
+    kb_ids = [kb async for kb in conversation.knowledge_bases.values_list("pk", flat=True)]
+    await generation.answer_start(
+        user=user, conversation=conversation, assistant=message, validate=validate, kb_ids=kb_ids
     )
-    return JsonResponse({"assistant_message_id": message.pk, "conversation_id": conversation.pk}, status=202)
+    payload = await database_sync_to_async(_with_versions)(message)
+    return JsonResponse(
+        {"assistant_message_id": message.pk, "conversation_id": conversation.pk, "replaces": pk, "message": payload},
+        status=202,
+    )
+
+
+@api_view
+@require_POST
+def message_show(request: HttpRequest, pk: int) -> JsonResponse:
+    """Flip an answer to another of its versions; the reply is the version now shown."""
+    try:
+        message = services.message_show(user=request.user, pk=pk)
+    except selectors.NotFound:
+        return _error(404, "No such message.")
+    except services.ChatInputError as exc:
+        return _error(400, str(exc))
+    return JsonResponse(_with_versions(message))
 
 
 @api_view

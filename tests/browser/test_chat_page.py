@@ -103,3 +103,41 @@ def test_a_bad_rating_with_a_note_is_thanked_and_stored(page, daphne_url, alice,
     expect(answer.locator(".rating-note")).to_be_hidden()
     stored = Message.objects.get(pk=int(answer.get_attribute("data-message-id")))
     assert (stored.rating, stored.rating_note) == (-1, "It made up a date.")
+
+
+def test_regenerate_replaces_the_answer_in_place_with_versions_to_flip(page, daphne_url, alice, fake, artifacts_dir):  # noqa: F811
+    make_backend("f1", fake.url)
+    login(page, daphne_url)
+    page.goto(f"{daphne_url}/chat/")
+    expect(page.locator("#connection-status")).to_contain_text("Connected")
+    page.select_option("#model-select", "fake-ok")
+    answers = page.locator('.message[data-role="assistant"]')
+    send(page, "Question one")
+    expect(answers.last).to_have_attribute("data-status", "complete", timeout=30_000)
+    first_id = int(answers.first.get_attribute("data-message-id"))
+    send(page, "Question two")
+    expect(answers).to_have_count(2)
+    expect(answers.last).to_have_attribute("data-status", "complete", timeout=30_000)
+
+    # Regenerate the answer to question one: the new answer stands under question one, not at the end.
+    answers.first.get_by_role("button", name="Regenerate answer").click()
+    expect(answers.first).not_to_have_attribute("data-message-id", str(first_id))
+    expect(answers.first).to_have_attribute("data-status", "complete", timeout=30_000)
+    new_id = int(answers.first.get_attribute("data-message-id"))
+    roles = page.locator(".message").evaluate_all("ns => ns.map(n => n.dataset.role)")
+    assert roles == ["user", "assistant", "user", "assistant"]
+    nav = answers.first.get_by_role("group", name="Versions of this answer")
+    expect(nav).to_contain_text("2 / 2")
+    page.screenshot(path=str(artifacts_dir / "chat-versions.png"), full_page=False)
+
+    # Flip back to the first version, and forward again; a reload keeps the choice.
+    nav.get_by_role("button", name="Previous version").click()
+    expect(answers.first).to_have_attribute("data-message-id", str(first_id))
+    expect(answers.first.get_by_role("group", name="Versions of this answer")).to_contain_text("1 / 2")
+    page.reload()
+    expect(answers).to_have_count(2)
+    expect(answers.first).to_have_attribute("data-message-id", str(first_id))
+    answers.first.get_by_role("button", name="Next version").click()
+    expect(answers.first).to_have_attribute("data-message-id", str(new_id))
+    assert Message.objects.get(pk=first_id).hidden and not Message.objects.get(pk=new_id).hidden
+    assert page.csp_errors == []

@@ -109,6 +109,98 @@ def test_regenerate_asks_the_same_question_again(alice, conversation):
         services.message_regenerate(user=alice, pk=new.pk)
 
 
+def _two_questions(alice):
+    first = services.chat_start(user=alice, content="Question one?")
+    services.message_finish(message_id=first.assistant_message.pk, content="Answer one.", status="complete")
+    second = services.chat_start(user=alice, content="Question two?", conversation_id=first.conversation.pk)
+    services.message_finish(message_id=second.assistant_message.pk, content="Answer two.", status="complete")
+    return first.conversation, first.assistant_message, second.assistant_message
+
+
+def _reads(conversation) -> list[str]:
+    from chat.selectors import message_page
+
+    page, _ = message_page(conversation=conversation)
+    return [m.content for m in page]
+
+
+def test_a_regenerated_answer_takes_the_old_ones_place_and_keeps_it_as_a_version(alice_client, alice):
+    conversation, a1, _ = _two_questions(alice)
+    new = services.message_regenerate(user=alice, pk=a1.pk)
+    services.message_finish(message_id=new.pk, content="Answer one, again.", status="complete")
+    # In question one's place, not under question two; the old answer is no longer shown.
+    assert _reads(conversation) == ["Question one?", "Answer one, again.", "Question two?", "Answer two."]
+    from chat.selectors import conversation_list, history_for_model
+
+    assert conversation_list(user=alice).get(pk=conversation.pk).message_count == 4
+    # What the model sees next is the conversation as it reads.
+    third = services.chat_start(user=alice, content="Question three?", conversation_id=conversation.pk)
+    sent = [m["content"] for m in history_for_model(conversation=conversation, upto=third.assistant_message)]
+    assert sent == ["Question one?", "Answer one, again.", "Question two?", "Answer two.", "Question three?"]
+    services.message_finish(message_id=third.assistant_message.pk, content="Answer three.", status="complete")
+
+    # Flip back to the first version over HTTP: it is shown again, in the same place.
+    shown = alice_client.post(f"/chat/api/messages/{a1.pk}/show")
+    assert shown.status_code == 200
+    assert shown.json()["version_ids"] == [a1.pk, new.pk] and shown.json()["position"] == a1.pk
+    assert _reads(conversation)[:4] == ["Question one?", "Answer one.", "Question two?", "Answer two."]
+    # A third version of answer one: still in its place, three versions to flip through.
+    third_version = services.message_regenerate(user=alice, pk=a1.pk)
+    services.message_finish(message_id=third_version.pk, content="Answer one, third.", status="complete")
+    assert _reads(conversation)[1] == "Answer one, third."
+    from chat.selectors import version_ids
+
+    assert version_ids([third_version])[third_version.pk] == [a1.pk, new.pk, third_version.pk]
+
+
+def test_versions_show_in_the_socket_history_and_paging_goes_by_position(alice):
+    conversation, a1, _ = _two_questions(alice)
+    new = services.message_regenerate(user=alice, pk=a1.pk)
+    services.message_finish(message_id=new.pk, content="Answer one, again.", status="complete")
+    from chat.selectors import message_page
+
+    page, has_more = message_page(conversation=conversation, limit=2)
+    assert [m.content for m in page] == ["Question two?", "Answer two."] and has_more
+    older, has_more = message_page(conversation=conversation, limit=2, before=page[0].position)
+    assert [m.content for m in older] == ["Question one?", "Answer one, again."] and not has_more
+
+    from chat import serializers
+    from chat.selectors import version_ids
+
+    versions = version_ids(older)
+    rows = [serializers.message_json(m, version_ids=versions.get(m.pk)) for m in older]
+    assert rows[1]["version_ids"] == [a1.pk, new.pk] and rows[1]["position"] == a1.pk
+    assert "version_ids" not in rows[0]
+
+
+def test_versions_are_owned_capped_and_not_flipped_while_writing(alice_client, alice, bob):
+    from django.test import Client
+
+    conversation, a1, _ = _two_questions(alice)
+    bobs = Client()
+    bobs.force_login(bob)
+    assert bobs.post(f"/chat/api/messages/{a1.pk}/show").status_code == 404
+    from chat.selectors import NotFound
+
+    with pytest.raises(NotFound):  # the HTTP view turns this into 404 (tests/chat/test_e2e_daphne.py)
+        services.message_regenerate(user=bob, pk=a1.pk)
+    assert not Message.objects.filter(version_of=a1).exists()
+
+    writing = services.message_regenerate(user=alice, pk=a1.pk)  # still streaming
+    refused = alice_client.post(f"/chat/api/messages/{a1.pk}/show")
+    assert refused.status_code == 400 and "still being written" in refused.json()["error"]
+    question = conversation.messages.get(content="Question one?")
+    assert alice_client.post(f"/chat/api/messages/{question.pk}/show").status_code == 400
+    services.message_finish(message_id=writing.pk, content="x", status="complete")
+
+    for i in range(services.MAX_VERSIONS - 2):
+        v = services.message_regenerate(user=alice, pk=a1.pk)
+        services.message_finish(message_id=v.pk, content=f"v{i}", status="complete")
+    with pytest.raises(services.ChatInputError, match=f"already has {services.MAX_VERSIONS} versions"):
+        services.message_regenerate(user=alice, pk=a1.pk)
+    assert Message.objects.filter(hidden=False, role="assistant", conversation=conversation).count() == 2
+
+
 def test_history_query_count_does_not_grow_with_the_conversation(alice, django_assert_max_num_queries):
     started = services.chat_start(user=alice, content="q0")
     for i in range(30):

@@ -130,9 +130,22 @@ async def test_regenerate_over_http_streams_a_new_answer_to_the_end(daphne_url, 
         response = await http.post(f"{daphne_url}/chat/api/messages/{old_id}/regenerate")
     assert response.status_code == 202, response.text
     new_id = response.json()["assistant_message_id"]
+    assert response.json()["replaces"] == old_id and response.json()["message"]["version_ids"] == [old_id, new_id]
     await ws.send(json.dumps({"type": "chat:resume", "id": "r", "message_id": new_id, "after_seq": -1}))
     frames = await frames_until(ws, "chat:done", "chat:error")
-    await ws.close()
     assert frames[-1]["type"] == "chat:done" and frames[-1]["message_id"] == new_id
+    # The conversation reads with the new answer in the old one's place; the old one is a version.
+    conversation_id = first[0]["conversation_id"]
+    await ws.send(json.dumps({"type": "chat:history", "id": "h", "conversation_id": conversation_id}))
+    history = (await frames_until(ws, "chat:history"))[-1]
+    await ws.close()
+    assert [(m["role"], m["id"]) for m in history["messages"]] == [
+        ("user", first[0]["user_message_id"]),
+        ("assistant", new_id),
+    ]
+    assert history["messages"][1]["version_ids"] == [old_id, new_id]
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http:
+        shown = await http.post(f"{daphne_url}/chat/api/messages/{old_id}/show")
+    assert shown.status_code == 200 and shown.json()["id"] == old_id and shown.json()["content"] == first[-1]["content"]
     message = await Message.objects.aget(pk=new_id)
     assert message.status == "complete" and message.content == frames[-1]["content"] and message.content

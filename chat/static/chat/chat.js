@@ -66,6 +66,7 @@ const urls = {
   conversation: app.dataset.conversationApi || "/chat/api/conversations/0",
   rate: app.dataset.rateApi || "/chat/api/messages/0/rate",
   regenerate: app.dataset.regenerateApi || "/chat/api/messages/0/regenerate",
+  show: app.dataset.showApi || "/chat/api/messages/0/show",
   models: app.dataset.modelsApi || "/models/api/models",
   health: app.dataset.healthApi || "/healthz",
   bases: app.dataset.basesApi || "/knowledge/api/bases",
@@ -148,6 +149,8 @@ const PATHS = {
   regenerate: ["M20 12a8 8 0 1 1-2.35-5.65L20 8.5", "M20 3.5v5h-5"],
   thumb: ["M7 11v9H4v-9z", "M7 11l4-7c1.4 0 2.4 1.1 2.1 2.6L12.6 10H18.5a2 2 0 0 1 2 2.4l-1.3 6A2 2 0 0 1 17.2 20H7"],
   pencil: ["M12 20h9", "M16.5 3.5a2.1 2.1 0 0 1 3 3L7 19l-4 1 1-4z"],
+  prev: ["M15 18l-6-6 6-6"],
+  next: ["M9 18l6-6-6-6"],
   trash: ["M3 6h18", "M8 6V4h8v2", "M19 6l-1 14H6L5 6", "M10 11v6M14 11v6"],
 };
 
@@ -850,8 +853,17 @@ function buildMessage(rec) {
       rec.rateUp,
       rec.rateDown,
     );
+    rec.versionNav = el("div", "message-versions");
+    rec.versionNav.setAttribute("role", "group");
+    rec.versionNav.setAttribute("aria-label", "Versions of this answer");
+    rec.versionPrev = actionButton("action-version-prev", "Previous version", pathIcon("prev"));
+    rec.versionNext = actionButton("action-version-next", "Next version", pathIcon("next"));
+    rec.versionLabel = el("span", "message-versions-label");
+    rec.versionLabel.setAttribute("aria-live", "polite");
+    rec.versionNav.append(rec.versionPrev, rec.versionLabel, rec.versionNext);
     rec.meta = el("span", "message-meta");
-    footer.append(actions, rec.meta);
+    footer.append(rec.versionNav, actions, rec.meta);
+    renderVersions(rec);
     main.append(footer);
 
     rec.noteForm = el("form", "rating-note");
@@ -893,6 +905,9 @@ function makeRecord(data) {
     rating: data.rating ?? null,
     citations: Array.isArray(data.citations) ? data.citations : [],
     validation: data.validation && typeof data.validation === "object" ? data.validation : null,
+    // All versions of this answer (regenerated ones), oldest first; `position` is its place in the conversation.
+    versionIds: Array.isArray(data.version_ids) ? data.version_ids : data.id != null ? [data.id] : [],
+    position: data.position ?? data.id ?? null,
     groundingWarning: typeof data.grounding_warning === "string" ? data.grounding_warning : "",
     validating: null, // {stage, attempt} while the server checks the answer
     seq: -1,
@@ -916,6 +931,29 @@ function addMessage(data, { prepend = null } = {}) {
   if (rec.role === "assistant" && !rec.meta.textContent && rec.model) setText(rec.meta, rec.model);
   if (rec.status === "failed") showMessageError(rec, "This answer failed.");
   return rec;
+}
+
+/** "‹ 2 / 3 ›" under an answer that has been regenerated. */
+function renderVersions(rec) {
+  if (!rec.versionNav) return;
+  const count = rec.versionIds.length;
+  const index = rec.versionIds.indexOf(rec.id);
+  rec.versionNav.hidden = count < 2 || index < 0;
+  if (rec.versionNav.hidden) return;
+  setText(rec.versionLabel, `${index + 1} / ${count}`);
+  rec.versionLabel.setAttribute("aria-label", `Version ${index + 1} of ${count}`);
+  const busy = isBusy();
+  rec.versionPrev.disabled = busy || index === 0;
+  rec.versionNext.disabled = busy || index === count - 1;
+}
+
+/** Put another version of an answer in the place of `rec` (same spot, same conversation order). */
+function replaceRecord(rec, data) {
+  const fresh = addMessage(data, { prepend: rec.el });
+  rec.el.remove();
+  if (rec.id != null && state.messages.get(rec.id) === rec) state.messages.delete(rec.id);
+  state.streaming.delete(rec);
+  return fresh;
 }
 
 function setRecordId(rec, id) {
@@ -986,6 +1024,7 @@ function updateUi() {
   els.scroller.setAttribute("aria-busy", String(busy));
   els.send.disabled = busy || !els.input.value.trim();
   for (const button of els.messageList.querySelectorAll(".action-regenerate, .action-retry")) button.disabled = busy;
+  for (const rec of state.messages.values()) if (rec.versionNav) renderVersions(rec);
 }
 
 /* ---------- streaming frames ---------- */
@@ -1256,7 +1295,10 @@ async function loadHistory({ before = null } = {}) {
   const messages = Array.isArray(reply.messages) ? reply.messages.filter((m) => m.role !== "system") : [];
   state.hasMore = Boolean(reply.has_more);
   els.loadOlder.hidden = !state.hasMore;
-  if (messages.length) state.oldestId = Math.min(state.oldestId ?? Infinity, ...messages.map((m) => m.id));
+  // Paging goes by position: a regenerated answer sits where its first version did.
+  if (messages.length) {
+    state.oldestId = Math.min(state.oldestId ?? Infinity, ...messages.map((m) => m.position ?? m.id));
+  }
 
   if (before) {
     // Keep what the reader was looking at in place while older messages go in above it.
@@ -1716,10 +1758,29 @@ async function regenerate(rec) {
     return;
   }
   if (data.assistant_message_id == null) return;
+  // The new answer takes the old one's place; the old one stays a click away (‹ n / m ›).
   const fresh = state.messages.get(data.assistant_message_id) ||
-    addMessage({ id: data.assistant_message_id, role: "assistant", status: "streaming", model: rec.model });
-  scrollToBottom();
+    replaceRecord(rec, data.message || { id: data.assistant_message_id, role: "assistant", status: "streaming", model: rec.model });
+  fresh.el.scrollIntoView({ block: "nearest" });
   resume(fresh, -1);
+}
+
+async function showVersion(rec, step) {
+  if (isBusy()) return;
+  const target = rec.versionIds[rec.versionIds.indexOf(rec.id) + step];
+  if (target == null) return;
+  showComposerError("");
+  let data;
+  try {
+    data = await api("POST", urlFor(urls.show, target));
+  } catch (error) {
+    showComposerError(`Could not show that version: ${error.message}`);
+    return;
+  }
+  const fresh = replaceRecord(rec, data);
+  const focus = step < 0 ? fresh.versionPrev : fresh.versionNext;
+  (focus.disabled ? fresh.versionLabel : focus).focus?.();
+  if (fresh.status === "streaming") resume(fresh, -1);
 }
 
 function onMessageClick(event) {
@@ -1743,6 +1804,10 @@ function onMessageClick(event) {
     copyText(rec.content).then((ok) => flashButton(button, ok));
   } else if (button.classList.contains("action-regenerate") || button.classList.contains("action-retry")) {
     regenerate(rec);
+  } else if (button.classList.contains("action-version-prev")) {
+    showVersion(rec, -1);
+  } else if (button.classList.contains("action-version-next")) {
+    showVersion(rec, 1);
   } else if (button.classList.contains("action-rate-up")) {
     rec.noteForm.hidden = true;
     rate(rec, rec.rating === 1 ? null : 1);
