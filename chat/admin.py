@@ -6,7 +6,7 @@ from chat.models import Conversation, Message
 class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
-    fields = ("role", "status", "model", "content", "rating", "created_at")
+    fields = ("role", "status", "model", "content", "rating", "hidden", "created_at")
     readonly_fields = ("created_at",)
     show_change_link = True
 
@@ -23,9 +23,21 @@ class ConversationAdmin(admin.ModelAdmin):
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "conversation", "role", "status", "model", "backend", "rating", "created_at")
-    list_filter = ("role", "status", "rating", "model", "backend")
+    list_display = (
+        "id",
+        "conversation",
+        "role",
+        "status",
+        "model",
+        "backend",
+        "rating",
+        "version_of",
+        "hidden",
+        "created_at",
+    )
+    list_filter = ("role", "status", "rating", "hidden", "model", "backend")
     search_fields = ("content", "conversation__title", "conversation__user__username")
     list_select_related = ("conversation",)
     readonly_fields = ("attempts", "created_at", "updated_at")
+    raw_id_fields = ("version_of",)
     date_hierarchy = "created_at"
