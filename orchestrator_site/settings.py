@@ -251,6 +251,8 @@ WHITENOISE_USE_FINDERS = envbool("STATIC_FROM_SOURCE", DEBUG)
 WHITENOISE_AUTOREFRESH = WHITENOISE_USE_FINDERS
 
 LANGUAGE_CODE = "en-us"
+# Our English for third-party labels (allauth's Title Case in sentence case): scripts/allauth_sentence_case.py.
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
