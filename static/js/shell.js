@@ -5,6 +5,7 @@
  */
 
 import { initConfirmForms } from "./confirm.js";
+import { localTimes } from "./time.js";
 
 const THEME_KEY = "orch-theme";
 const HEALTH_INTERVAL_MS = 30_000;
@@ -489,3 +490,4 @@ initHealth();
 initAlerts();
 initCopyToken();
 initConfirmForms();
+localTimes();

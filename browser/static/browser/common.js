@@ -110,12 +110,7 @@ export function progressText(state) {
   }
 }
 
-export function formatTime(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
+export { formatTime } from "../js/time.js";
 
 /**
  * Follows jobs over /ws: `follow(id)` subscribes (again after every reconnect), `onUpdate(state)`

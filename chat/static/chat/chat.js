@@ -7,6 +7,7 @@
  * The library URLs come from data- attributes (static files may be hashed in production).
  */
 import { scriptReady } from "../js/ready.js";
+import { formatTime } from "../js/time.js";
 
 const app = document.getElementById("chat-app");
 const $ = (id) => document.getElementById(id);
@@ -211,12 +212,6 @@ async function api(method, url, body) {
 function titleFrom(content) {
   const line = content.split(/\s+/).filter(Boolean).join(" ");
   return line.length <= 60 ? line : `${line.slice(0, 59).trimEnd()}…`;
-}
-
-function formatWhen(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  return date.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
 async function copyText(text) {
@@ -1525,8 +1520,9 @@ function conversationItem(c) {
   const title = c.title || "Untitled conversation";
   link.append(el("span", "conversation-title", title));
   const meta = el("span", "conversation-meta");
-  const time = el("time", null, formatWhen(c.updated_at));
+  const time = el("time", null, formatTime(c.updated_at));
   time.dateTime = c.updated_at || "";
+  time.dataset.local = "";
   meta.append(time);
   if (typeof c.message_count === "number") {
     meta.append(` · ${c.message_count} message${c.message_count === 1 ? "" : "s"}`);

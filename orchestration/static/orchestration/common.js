@@ -64,11 +64,7 @@ export function showError(node, message) {
   node.hidden = !message;
 }
 
-export function localTimes(root = document) {
-  for (const time of root.querySelectorAll("time[data-local]")) {
-    if (time.dateTime) time.textContent = formatTime(time.dateTime);
-  }
-}
+export { localTimes } from "../js/time.js";
 
 export function timeEl(iso, className = "") {
   if (!iso) return el("span", { class: "muted", text: "—" });
