@@ -1,9 +1,11 @@
 """axe-core (from npm, node_modules/axe-core) over every page, light and dark, as staff: no serious or critical
-violation (WCAG 2 A/AA: contrast, names, roles, labels). A new one fails the suite, named with its page."""
+violation (WCAG 2 A/AA: contrast, names, roles, labels). A new one fails the suite, named with its page.
+The same walk reads each page's text for what leaks from code into copy ("None", "attempt(s)", "undefined")."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -18,6 +20,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]  # fmt: skip
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+LEAKS = re.compile(r"\bNone\b|\bnull\b|\bundefined\b|\bNaN\b|\[object Object\]|\w\(s\)")
 RUN = """async () => {
   const result = await axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
                                           resultTypes: ["violations"]});
@@ -29,7 +32,7 @@ RUN = """async () => {
 
 
 def _pages(staff_objects: dict) -> list[str]:
-    kb, task = staff_objects["kb"], staff_objects["task"]
+    kb, task, o = staff_objects["kb"], staff_objects["task"], staff_objects
     return [
         "/",
         "/chat/",
@@ -48,6 +51,10 @@ def _pages(staff_objects: dict) -> list[str]:
         "/orchestration/instructions/",
         "/account/tokens/",
         "/no-such-page/",
+        # The main states: chat answers with each verdict, versions and a failed one; a failed task and job.
+        f"/chat/c/{o['conversation']}/",
+        f"/orchestration/tasks/{o['failed_task']}/",
+        f"/browser/jobs/{o['failed_job']}/",
     ]
 
 
@@ -76,6 +83,12 @@ def staff_objects(staff, fake):  # noqa: F811 - the fixture imported above
             validation={"verdict": verdict, "score": score, "signals": [], "sentences": [], "attempts": [],
                         "notice": "Written again with the sources."},
         )  # fmt: skip
+    first = conversation.messages.filter(role="assistant").first()
+    Message.objects.create(  # a regenerated answer: the version switcher shows "2 / 2"
+        conversation=conversation, role="assistant", content="Finished in 1889, by Eiffel's company.", model="m",
+        version_of=first,
+    )  # fmt: skip
+    Message.objects.filter(pk=first.pk).update(hidden=True)
     Message.objects.create(conversation=conversation, role="user", content="And then?")
     Message.objects.create(
         conversation=conversation, role="assistant", content="Half an ans", status="failed", model="m",
@@ -118,6 +131,8 @@ def test_no_serious_or_critical_accessibility_violation_on_any_page(
                 page.evaluate(axe)
                 if violations := page.evaluate(RUN):
                     found[f"{theme} {path}"] = violations
+                if leaks := LEAKS.findall(page.locator("body").inner_text()):
+                    found[f"{theme} {path} copy"] = sorted(set(leaks))
             context.close()
         browser.close()
     (artifacts_dir / "axe-violations.json").write_text(json.dumps(found, indent=1))

@@ -661,21 +661,21 @@ function renderNow() {
     setText($("gpu-figure"), `${pct(util)} · ${Math.round(temp)} °C${gpus.length > 1 ? ` (busiest of ${gpus.length})` : ""}`);
     stripSet("gpu", util, pct(util));
   } else {
-    setText($("gpu-figure"), "None");
-    stripSet("gpu", "none", "None");
+    setText($("gpu-figure"), "No GPU found");
+    stripSet("gpu", "none", "No GPU");
   }
 
   const backends = (snapshot.llm && snapshot.llm.backends) || (frame.llm && frame.llm.backends) || [];
   renderBackends(backends);
   const up = backends.filter((b) => b.status === "up").length;
   const inFlight = backends.reduce((n, b) => n + (b.in_flight || 0), 0);
-  setText($("backends-figure"), backends.length ? `${up} of ${backends.length} up` : "None");
+  setText($("backends-figure"), backends.length ? `${up} of ${backends.length} up` : "No backends set up");
   setText($("backends-load"), backends.length ? `${inFlight} in flight` : "");
 
   stripSet("cpu", cpu.percent, pct(cpu.percent));
   stripSet("memory", memory.percent, pct(memory.percent));
   stripSet("disk", disk.percent, pct(disk.percent));
-  stripSet("backends", `${up}/${backends.length}`, backends.length ? `${up}/${backends.length} up` : "None");
+  stripSet("backends", `${up}/${backends.length}`, backends.length ? `${up}/${backends.length} up` : "No backends");
   const strip = root.querySelector('[data-stat="backends"]');
   strip.dataset.state = !backends.length ? "" : up === backends.length ? "ok" : up ? "warn" : "fail";
   setText($("updated-at"), `· updated ${secondsFormat.format(new Date(snapshot.ts))}`);
@@ -705,9 +705,9 @@ function renderAlerts() {
   }
   const open = list.filter((a) => a.open).length;
   const badge = $("alerts-open-badge");
-  setText(badge, open ? `${open} open` : "None open");
+  setText(badge, open ? `${open} open` : "All clear");
   badge.className = `badge ${open ? "badge-danger" : "badge-success"}`;
-  stripSet("alerts", open, open ? `${open} open` : "None");
+  stripSet("alerts", open, open ? `${open} open` : "All clear");
   root.querySelector('[data-stat="alerts"]').dataset.state = open ? "fail" : "ok";
 }
 

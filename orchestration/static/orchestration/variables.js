@@ -194,11 +194,11 @@ export function specEditor(container, specs, { addButton = null, prefix = "spec"
     let control;
     if (type === "bool") {
       control = el("select", { class: "spec-default" });
-      control.append(el("option", { value: "", text: "None" }), el("option", { value: "true", text: "Yes" }),
+      control.append(el("option", { value: "", text: "No default" }), el("option", { value: "true", text: "Yes" }),
         el("option", { value: "false", text: "No" }));
       control.value = value == null ? "" : String(Boolean(value));
     } else {
-      control = el("input", { type: "text", class: "spec-default", autocomplete: "off", placeholder: "None" });
+      control = el("input", { type: "text", class: "spec-default", autocomplete: "off", placeholder: "No default" });
       control.value = value == null ? "" : String(value);
     }
     control.id = `${row.id}-default`;
