@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/compare", views.compare, name="compare"),
     path("api/longtext", views.long_text_start, name="long_text"),
     path("api/jobs/<str:job_id>", views.job_status, name="job_status"),
+    path("api/jobs/<str:job_id>/cancel", views.job_cancel, name="job_cancel"),
     path("api/tokenize", views.tokenize, name="tokenize"),
 ]

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
-
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import jobs as core_jobs
+from core import selectors as core_selectors
 from core.auth import api_view
 from core.http import BadJSON, json_body
-from llm import api, discovery, gateway, selectors, services, tasks
+from llm import api, discovery, gateway, jobs, selectors, services
 from llm.forms import BackendForm
-from llm.models import BenchmarkResult
 
 
 def _json_body(request: HttpRequest) -> dict:
@@ -131,13 +129,11 @@ def benchmark_start(request: HttpRequest) -> JsonResponse:
             raise ValidationError("runs must be between 1 and 20")
     except (ValidationError, ValueError) as exc:
         return _error(400, "; ".join(getattr(exc, "messages", [str(exc)])))
-    job_id = uuid.uuid4().hex
-    async_to_sync(tasks.job_start)(
-        job_id, user_id=request.user.pk, status="pending", progress=0, message="queued", backend=backend.name,
-        model=model,
+    job = core_jobs.job_create(
+        user=request.user, kind="llm.benchmark", title=f"Benchmark of {model} on {backend.name}",
+        params={"backend": backend.name, "model": model, "runs": runs},
     )  # fmt: skip
-    transaction.on_commit(lambda: tasks.benchmark.delay(job_id, backend.name, model, runs, request.user.pk))
-    return JsonResponse({"job_id": job_id}, status=202)
+    return JsonResponse({"job_id": job.pk}, status=202)
 
 
 LONG_TEXT_MAX_CHARS = 2_000_000
@@ -156,30 +152,41 @@ def long_text_start(request: HttpRequest) -> JsonResponse:
             raise ValidationError(f"the text is longer than {LONG_TEXT_MAX_CHARS:,} characters")
     except ValidationError as exc:
         return _error(400, "; ".join(exc.messages))
-    job_id = uuid.uuid4().hex
-    async_to_sync(tasks.job_start)(
-        job_id, user_id=request.user.pk, status="pending", progress=0, message="queued", model=model
-    )
-    transaction.on_commit(lambda: tasks.long_text.delay(job_id, model, text, instruction))
-    return JsonResponse({"job_id": job_id}, status=202)
+    # The text travels in the job's row, not in the queue's message (up to 2 MB through Redis otherwise).
+    job = core_jobs.job_create(
+        user=request.user, kind="llm.long_text", title=f"Long text with {model}",
+        params={"model": model, "instruction": instruction, "text": text},
+    )  # fmt: skip
+    return JsonResponse({"job_id": job.pk}, status=202)
+
+
+def _own_job(request: HttpRequest, job_id: str):
+    """The caller's Models-page job, or None: another user's is as missing as one that never was."""
+    if not job_id.isdigit():
+        return None
+    return core_selectors.jobs_for_user(user=request.user).filter(kind__in=jobs.KINDS, pk=int(job_id)).first()
 
 
 @api_view
 @require_GET
-async def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
-    user = await _user(request)
-    job = await tasks.job_get(job_id, user_id=user.pk)
-    if job is None:  # another user's job is as missing as one that never was
-        return _error(404, "No such job (they are kept for an hour).")
-    if job.get("result_id"):
-        result = await BenchmarkResult.objects.select_related("backend").aget(pk=job["result_id"])
-        job["result"] = {
-            "backend": result.backend.name, "model": result.model, "runs": result.runs,
-            "ttft_ms": [result.ttft_ms_min, result.ttft_ms_median, result.ttft_ms_max],
-            "tokens_per_s": [result.tokens_per_s_min, result.tokens_per_s_median, result.tokens_per_s_max],
-            "latency_ms": [result.latency_ms_min, result.latency_ms_median, result.latency_ms_max],
-        }  # fmt: skip
-    return JsonResponse(job)
+def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
+    job = _own_job(request, job_id)
+    if job is None:
+        return _error(404, "No such job.")
+    return JsonResponse(jobs.job_json(job))
+
+
+@api_view
+@require_POST
+def job_cancel(request: HttpRequest, job_id: str) -> JsonResponse:
+    job = _own_job(request, job_id)
+    if job is None:
+        return _error(404, "No such job.")
+    try:
+        job = core_jobs.job_cancel(job)
+    except core_jobs.JobError as exc:
+        return _error(409, str(exc))
+    return JsonResponse(jobs.job_json(job))
 
 
 @api_view

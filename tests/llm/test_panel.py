@@ -138,6 +138,13 @@ def test_long_text_job_maps_and_reduces_on_the_worker(alice_client, llama, celer
     job = job_finished(alice_client, f"/models/api/jobs/{response.json()['job_id']}", timeout=180)
     assert job["status"] == "succeeded", job
     assert job["chunks"] >= 1 and "result" in job
+    # A core Job row like every other: owned, logged, with a heartbeat; the text is in the row, not in the poll.
+    from core.models import Job
+
+    row = Job.objects.get(pk=job["job_id"])
+    assert row.kind == "llm.long_text" and row.user.username == "alice" and row.heartbeat_at is not None
+    assert "chunk 1 of" in row.log and "combining" in row.log and "chunk 1 of" in job["log"]
+    assert row.params["text"] == text and "text" not in job and "params" not in job
 
 
 def test_long_text_requires_its_fields(alice_client):

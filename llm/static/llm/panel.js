@@ -120,7 +120,7 @@ async function followJob(jobId, bar, status) {
     const data = await response.json();
     bar.value = data.progress || 0;
     status.textContent = data.message || data.status;
-    if (data.status === "failed" || data.status === "succeeded") return data;
+    if (data.status === "failed" || data.status === "succeeded" || data.status === "cancelled") return data;
   }
 }
 
