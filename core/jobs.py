@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.models import Job
@@ -64,13 +64,20 @@ def job_state(job: Job) -> dict:
 
 
 def publish(job: Job) -> None:
+    """Tell subscribers once the change is committed (at once outside a transaction): a subscriber that
+    reads the row on hearing of it must find what it heard. The state is taken now, sent then."""
+    state = job_state(job)
+    transaction.on_commit(lambda: _send(job.pk, state))
+
+
+def _send(job_id: int, state: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group_name(job.pk), {"type": "task.update", "state": job_state(job)})
+        async_to_sync(layer.group_send)(group_name(job_id), {"type": "task.update", "state": state})
     except Exception:
-        log.warning("could not publish task %s update", job.pk, exc_info=True)
+        log.warning("could not publish task %s update", job_id, exc_info=True)
 
 
 def register(kind: str, handler: str, *, queue: str = "celery") -> None:
@@ -119,10 +126,11 @@ def _replayed(existing: Job, kind: str) -> Job:
     return existing
 
 
-def job_enqueue(job: Job) -> None:
+def job_enqueue(job: Job, *, queue: str | None = None) -> None:
+    """The one way onto a queue: the kind's own, unless `queue` says otherwise (operators, tests)."""
     from core.tasks import job_execute
 
-    job_execute.apply_async(args=[job.pk], queue=QUEUES.get(job.kind, "celery"))
+    job_execute.apply_async(args=[job.pk], queue=queue or QUEUES.get(job.kind, "celery"))
 
 
 def job_claim(job_id: int) -> Job | None:
@@ -136,9 +144,8 @@ def job_claim(job_id: int) -> Job | None:
         )
     if not updated:
         return None
+    Job.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)  # in the database: two claims count two
     job = Job.objects.get(pk=job_id)
-    Job.objects.filter(pk=job_id).update(attempts=job.attempts + 1)
-    job.attempts += 1
     publish(job)
     return job
 

@@ -457,14 +457,12 @@ def jobs_requeue_stale(*, stale_after: timedelta | None = None, queue: str | Non
     """Queue again the orchestration jobs whose worker died (running with an old heartbeat) or whose message
     was lost (pending for as long). Claiming is conditional, so a job queued twice still runs once; the run
     resumes from its stored subtasks. `queue` overrides the kind's queue (operators, tests). Returns job ids."""
-    from core.tasks import job_execute
-
     cutoff = timezone.now() - (stale_after or jobs.STALE_AFTER)
     stale = Job.objects.filter(kind__in=KINDS, cancel_requested=False).filter(
         Q(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff) | Q(status=Job.Status.PENDING, created_at__lt=cutoff)
     )
     ids = []
     for job in stale.only("pk", "kind"):
-        job_execute.apply_async(args=[job.pk], queue=queue or jobs.QUEUES.get(job.kind, "orchestration"))
+        jobs.job_enqueue(job, queue=queue)
         ids.append(job.pk)
     return ids
