@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
-from csp.constants import NONE, SELF
+from csp.constants import NONCE, NONE, SELF
 
 from orchestrator_site.env import (
     data_dir,
@@ -211,7 +211,8 @@ AUTH_PASSWORD_VALIDATORS = [
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF],
+        # NONCE: the one inline script, the import map in base.html (import maps cannot be external files).
+        "script-src": [SELF, NONCE],
         "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "connect-src": [SELF],

@@ -2,7 +2,7 @@
  * The app's confirmation dialog: a styled <dialog> instead of the browser's window.confirm(), which cannot be
  * styled, reads as an alarm and is blocked in some embedded browsers.
  *
- *   import { confirmDialog } from "/static/js/confirm.js";
+ *   import { confirmDialog } from "kit/confirm";
  *   if (await confirmDialog({ title: "Revoke token?", message: "…", confirmLabel: "Revoke", danger: true })) …
  *
  * Forms can ask declaratively: <form data-confirm="Revoke token “x”?" data-confirm-message="…"

@@ -4,8 +4,8 @@
  * the API token copy button, and the confirmation of forms marked data-confirm (confirm.js).
  */
 
-import { initConfirmForms } from "./confirm.js";
-import { localTimes } from "./time.js";
+import { initConfirmForms } from "kit/confirm";
+import { localTimes } from "kit/time";
 
 const THEME_KEY = "orch-theme";
 const HEALTH_INTERVAL_MS = 30_000;

@@ -2,7 +2,7 @@
  * The one WebSocket client every page uses (the /ws protocol: shared/protocol.md).
  * No dependencies.
  *
- *   import { getSocket } from "/static/js/ws.js";
+ *   import { getSocket } from "kit/ws";
  *   const ws = getSocket();                 // one shared connection per page
  *   ws.onStatus((state) => ...);            // "connecting" | "open" | "reconnecting" | "closed"
  *   ws.on("monitoring:metrics", (f) => ...);// frames that no live request claims, by type

@@ -1,50 +1,29 @@
 // The browser page: start a scrape or an automation through the JSON API, follow the job live
 // over /ws (`task:*`), and keep the history table current. No HTML from the server is parsed.
-import {
-  FINISHED, TaskFollower, badge, el, formatTime, jobUrl, postJSON, progressText, setBadge, subtaskItems,
-} from "./common.js";
-import { scriptReady } from "../js/ready.js";
+import { postJSON, urlFor } from "kit/api";
+import { FINISHED, badge, setBadge } from "kit/badges";
+import { el, showError } from "kit/dom";
+import { scriptReady } from "kit/ready";
+import { initTabs } from "kit/tabs";
+import { TaskFollower } from "kit/tasks";
+import { formatTime } from "kit/time";
+import { progressText, subtaskItems } from "./progress.js";
 
 const root = document.getElementById("browser-app");
 const $ = (id) => document.getElementById(id);
 const KIND_TEXT = { "browser.scrape": "Scrape", "browser.automate": "Automation" };
 
 let currentId = null;
-const follower = new TaskFollower(root.dataset.wsModule, onUpdate);
+const follower = new TaskFollower(onUpdate);
 
 /* ---------- Tabs ---------- */
 
-const tabs = [...root.querySelectorAll('[role="tab"]')];
-
-function selectTab(tab, focus = false) {
-  for (const other of tabs) {
-    const selected = other === tab;
-    other.setAttribute("aria-selected", String(selected));
-    other.tabIndex = selected ? 0 : -1;
-    $(other.getAttribute("aria-controls")).hidden = !selected;
-  }
-  if (focus) tab.focus();
-  history.replaceState(null, "", tab.id === "tab-automate" ? "#automate" : location.pathname + location.search);
-}
-
-for (const tab of tabs) {
-  tab.addEventListener("click", () => selectTab(tab));
-  tab.addEventListener("keydown", (event) => {
-    const index = tabs.indexOf(tab);
-    const next = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 }[event.key];
-    if (next === undefined) return;
-    event.preventDefault();
-    selectTab(tabs[(next + tabs.length) % tabs.length], true);
-  });
-}
-if (location.hash === "#automate") selectTab($("tab-automate"));
+const tabs = initTabs(root.querySelector('[role="tablist"]'), {
+  onSelect: (tab) => history.replaceState(null, "", tab.id === "tab-automate" ? "#automate" : location.pathname + location.search),
+});
+if (location.hash === "#automate") tabs.select($("tab-automate"));
 
 /* ---------- Forms ---------- */
-
-function showError(node, message) {
-  node.textContent = message || "";
-  node.hidden = !message;
-}
 
 function intValue(input) {
   const value = input.value.trim();
@@ -181,7 +160,7 @@ $("current-job-cancel").addEventListener("click", async (event) => {
   button.disabled = true;
   $("current-job-progress-label").textContent = "Cancelling…";
   try {
-    const data = await postJSON(jobUrl(root.dataset.cancelApi, currentId));
+    const data = await postJSON(urlFor(root.dataset.cancelApi, currentId));
     onUpdate(data.job);
   } catch (error) {
     showError($("current-job-error"), error.message);

@@ -1,9 +1,12 @@
 // The result page of one browser job: live progress over /ws while it runs, then the result
 // (scrape: page facts, screenshot, PDF, text, links, refused requests; automation: the steps).
 // Scraped content is hostile: it only ever reaches the DOM as text or as a checked http(s) URL.
-import {
-  FINISHED, TaskFollower, badge, el, formatTime, getJSON, postJSON, progressText, setBadge, subtaskItems,
-} from "./common.js";
+import { getJSON, postJSON } from "kit/api";
+import { FINISHED, badge, setBadge } from "kit/badges";
+import { el } from "kit/dom";
+import { TaskFollower } from "kit/tasks";
+import { formatTime } from "kit/time";
+import { progressText, subtaskItems } from "./progress.js";
 
 const root = document.getElementById("job-page");
 const $ = (id) => document.getElementById(id);
@@ -409,5 +412,5 @@ renderLive(job);
 renderResults();
 renderDetails();
 if (!FINISHED.has(job.status)) {
-  new TaskFollower(root.dataset.wsModule, onUpdate, { onStatus: onConnection }).follow(job.task_id);
+  new TaskFollower(onUpdate, { onStatus: onConnection }).follow(job.task_id);
 }

@@ -1,6 +1,8 @@
 // The knowledge index: create a base through the JSON API, then open it.
-import { api, localTimes, showError, urlFor } from "./api.js";
-import { scriptReady } from "../js/ready.js";
+import { api, urlFor } from "kit/api";
+import { showError } from "kit/dom";
+import { scriptReady } from "kit/ready";
+import { localTimes } from "kit/time";
 
 const root = document.getElementById("kb-index");
 const form = document.getElementById("create-form");

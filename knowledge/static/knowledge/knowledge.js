@@ -1,12 +1,15 @@
 // A knowledge base's page: add sources (uploads with progress, pasted text, web pages), follow
 // their ingestion live over /ws (`task:*`), manage them, search the base, re-embed it.
 // Document text and scraped pages are hostile: everything goes in via textContent / attributes.
-import {
-  FINISHED, KIND_TEXT, SOURCE_BUSY, TaskFollower, api, el, formatBytes, localTimes, percent, setSourceBadge,
-  showError, uploadFile, urlFor,
-} from "./api.js";
-import { confirmDialog } from "../js/confirm.js";
-import { scriptReady } from "../js/ready.js";
+import { api, urlFor } from "kit/api";
+import { FINISHED, setBadge } from "kit/badges";
+import { confirmDialog } from "kit/confirm";
+import { el, showError } from "kit/dom";
+import { scriptReady } from "kit/ready";
+import { initTabs } from "kit/tabs";
+import { TaskFollower } from "kit/tasks";
+import { localTimes } from "kit/time";
+import { KIND_TEXT, SOURCE_BUSY, formatBytes, percent, uploadFile } from "./sources.js";
 
 const root = document.getElementById("kb-detail");
 const $ = (id) => document.getElementById(id);
@@ -23,34 +26,13 @@ let reembedJobId = null;
 let refreshTimer = null;
 let laggingRefreshes = 0;
 
-const follower = new TaskFollower(data.wsModule, onTaskUpdate);
+const follower = new TaskFollower(onTaskUpdate);
 
 localTimes(root);
 
 /* ---------- Tabs ---------- */
 
-const tabs = [...root.querySelectorAll('[role="tab"]')];
-
-function selectTab(tab, focus = false) {
-  for (const other of tabs) {
-    const selected = other === tab;
-    other.setAttribute("aria-selected", String(selected));
-    other.tabIndex = selected ? 0 : -1;
-    $(other.getAttribute("aria-controls")).hidden = !selected;
-  }
-  if (focus) tab.focus();
-}
-
-for (const tab of tabs) {
-  tab.addEventListener("click", () => selectTab(tab));
-  tab.addEventListener("keydown", (event) => {
-    const index = tabs.indexOf(tab);
-    const next = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 }[event.key];
-    if (next === undefined) return;
-    event.preventDefault();
-    selectTab(tabs[(next + tabs.length) % tabs.length], true);
-  });
-}
+initTabs(root.querySelector('[role="tablist"]'));
 
 /* ---------- Name and description ---------- */
 
@@ -129,7 +111,7 @@ function sourceRow(source) {
   const view = urlFor(data.sourceUrl, source.id);
   const status = busyStatus(source);
   const badgeNode = el("span", { "data-status-badge": "" });
-  setSourceBadge(badgeNode, status);
+  setBadge(badgeNode, status);
   const statusCell = el("td", { "data-label": "Status", class: "cell-status" }, badgeNode);
   if (SOURCE_BUSY.has(status)) statusCell.append(liveProgress(source));
   if (status === "failed") statusCell.append(el("span", { class: "source-error", text: source.error || "Failed." }));

@@ -1,7 +1,12 @@
 // A source's page: follow its ingestion live (the page reloads when it ends), re-scrape, delete.
-import { FINISHED, TaskFollower, api, localTimes, percent, setSourceBadge, showError } from "./api.js";
-import { confirmDialog } from "../js/confirm.js";
-import { scriptReady } from "../js/ready.js";
+import { api } from "kit/api";
+import { FINISHED, setBadge } from "kit/badges";
+import { confirmDialog } from "kit/confirm";
+import { showError } from "kit/dom";
+import { scriptReady } from "kit/ready";
+import { TaskFollower } from "kit/tasks";
+import { localTimes } from "kit/time";
+import { percent } from "./sources.js";
 
 const root = document.getElementById("kb-source");
 const $ = (id) => document.getElementById(id);
@@ -14,7 +19,7 @@ function onUpdate(state) {
     location.reload();
     return;
   }
-  if (state.status === "running") setSourceBadge($("source-status"), "processing");
+  if (state.status === "running") setBadge($("source-status"), "processing");
   $("source-progress").value = Number(state.progress) || 0;
   const running = (state.subtasks || []).find((task) => task.status === "running");
   $("source-progress-label").textContent = state.status === "running"
@@ -22,7 +27,7 @@ function onUpdate(state) {
     : "Queued…";
 }
 
-const follower = new TaskFollower(data.wsModule, onUpdate);
+const follower = new TaskFollower(onUpdate);
 if ((data.status === "pending" || data.status === "processing") && data.jobId) follower.follow(data.jobId);
 
 $("source-rescrape")?.addEventListener("click", async (event) => {
@@ -31,7 +36,7 @@ $("source-rescrape")?.addEventListener("click", async (event) => {
   showError($("source-action-error"), "");
   try {
     const answer = await api("POST", `${data.sourceApi}/rescrape`);
-    setSourceBadge($("source-status"), "pending");
+    setBadge($("source-status"), "pending");
     $("source-live").hidden = false;
     $("source-progress").value = 0;
     $("source-progress-label").textContent = "Queued…";

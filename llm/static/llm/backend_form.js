@@ -1,24 +1,16 @@
 // The backend form's "Test connection": asks the address in the form (nothing saved yet) for its models and
 // says what it found, or what it answered. All text goes in through textContent.
-import { scriptReady } from "/static/js/ready.js";
+import { postJSON } from "kit/api";
+import { el } from "kit/dom";
+import { scriptReady } from "kit/ready";
 
 const form = document.getElementById("backend-form");
 const button = document.getElementById("test-connection");
 const result = document.getElementById("connection-result");
 
-function csrf() {
-  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : form.querySelector("[name=csrfmiddlewaretoken]")?.value || "";
-}
-
 function show(kind, title, detail = "") {
   result.dataset.state = kind;
-  const heading = document.createElement("strong");
-  heading.textContent = title;
-  const text = document.createElement("p");
-  text.className = "small";
-  text.textContent = detail;
-  result.replaceChildren(heading, ...(detail ? [text] : []));
+  result.replaceChildren(el("strong", { text: title }), detail ? el("p", { class: "small", text: detail }) : null);
   result.hidden = false;
 }
 
@@ -27,19 +19,11 @@ button.addEventListener("click", async () => {
   button.disabled = true;
   show("pending", `Asking ${value("base_url") || "the backend"}…`);
   try {
-    const response = await fetch(form.dataset.testUrl, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-      body: JSON.stringify({
-        base_url: value("base_url"), kind: value("kind"), api_key: value("api_key"),
-        name: form.dataset.backendName || "",
-      }),
+    const data = await postJSON(form.dataset.testUrl, {
+      base_url: value("base_url"), kind: value("kind"), api_key: value("api_key"),
+      name: form.dataset.backendName || "",
     });
-    const data = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      show("fail", "Could not test it", data.error || `HTTP ${response.status}`);
-    } else if (data.ok) {
+    if (data.ok) {
       const models = data.models || [];
       const names = models.slice(0, 12).map((m) => `${m.id}${m.loaded ? " (loaded)" : ""}`).join(", ");
       show("ok", `Connected in ${Math.round(data.ms)} ms: ${models.length} model${models.length === 1 ? "" : "s"}`,

@@ -1,41 +1,15 @@
 // The model control panel: backends and models from /models/api/state (every 10 s), load/unload,
-// benchmarks with live progress, compare, token count. All text goes in through textContent.
+// benchmarks and long texts followed live over /ws (`task:subscribe`; polled only while the socket is
+// down), compare, token count. All text goes in through textContent.
+import { getJSON, postJSON, urlFor } from "kit/api";
+import { FINISHED, badge } from "kit/badges";
+import { el } from "kit/dom";
+import { poll, throttled } from "kit/poll";
+import { TaskFollower } from "kit/tasks";
+
 const root = document.getElementById("panel");
 const isStaff = root.dataset.staff === "1";
 const $ = (id) => document.getElementById(id);
-
-function csrf() {
-  const match = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function postJSON(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  let data = {};
-  try { data = await response.json(); } catch { /* empty body */ }
-  if (!response.ok) throw new Error(data.error || `HTTP ${response.status}`);
-  return data;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (key === "class") node.className = value;
-    else if (key.startsWith("data-")) node.setAttribute(key, value);
-    else if (key === "text") node.textContent = value;
-    else node[key] = value;
-  }
-  for (const child of children) if (child != null) node.append(child);
-  return node;
-}
-
-const STATUS_BADGE = { up: "badge-success", down: "badge-danger", disabled: "badge-neutral", unknown: "badge-neutral" };
-const CIRCUIT_BADGE = { closed: "badge-success", open: "badge-danger", half_open: "badge-warning" };
 
 function cell(label, ...content) {
   return el("td", { "data-label": label }, ...content);
@@ -53,9 +27,9 @@ function renderBackends(state) {
       el("div", { class: "muted small", text: `${b.kind_label} · ${b.url}` }));
     // An embedded model server that crashed: what happened and what to do, in the row, not in a tooltip.
     if (b.reason) name.append(el("div", { class: "small text-danger backend-reason", role: "status", text: b.reason }));
-    const status = el("span", { class: `badge ${STATUS_BADGE[b.status] || "badge-neutral"}`, text: b.status });
+    const status = badge(b.status);
     if (b.error) status.title = b.error;
-    const circuit = el("span", { class: `badge ${CIRCUIT_BADGE[b.circuit] || "badge-neutral"}`, text: b.circuit.replace("_", "-") });
+    const circuit = badge(b.circuit, { kind: "circuit" });
     if (b.last_error) circuit.title = `last error: ${b.last_error}`;
     const row = el("tr", {}, name, cell("Status", status), cell("Circuit", circuit),
       cell("In flight", `${b.in_flight} / ${b.max_concurrency}`),
@@ -95,7 +69,7 @@ function renderModels(state) {
       body.append(el("tr", {},
         el("td", { "data-label": "Model", class: "cell-strong", text: m.id }),
         cell("Backend", b.name),
-        cell("State", el("span", { class: `badge ${m.loaded ? "badge-success" : "badge-neutral"}`, text: m.loaded ? "loaded" : "not loaded" })),
+        cell("State", badge(m.loaded ? "loaded" : "not loaded")),
         cell("Context", m.context_length ? m.context_length.toLocaleString() : "—"),
         actions));
     }
@@ -113,15 +87,45 @@ function renderModelSelect(select, names) {
   if (names.includes(current)) select.value = current;
 }
 
-async function followJob(jobId, bar, status) {
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    const response = await fetch(`/models/api/jobs/${jobId}`, { credentials: "same-origin" });
-    const data = await response.json();
-    bar.value = data.progress || 0;
-    status.textContent = data.message || data.status;
-    if (data.status === "failed" || data.status === "succeeded" || data.status === "cancelled") return data;
+/* ---------- Jobs (benchmark, long text): live over /ws, polled only while the socket is down ---------- */
+
+const watched = new Map(); // job id -> {bar, status, resolve, refetch, fallback}
+const follower = new TaskFollower((frame) => {
+  const watch = watched.get(frame.task_id);
+  if (!watch) return;
+  watch.bar.value = frame.progress || 0;
+  watch.refetch(); // the frame has the progress; the job's line of text and its result come from the API
+});
+
+async function jobRefresh(id) {
+  const watch = watched.get(id);
+  if (!watch) return;
+  let data;
+  try {
+    data = await getJSON(urlFor(root.dataset.jobUrl, id));
+  } catch {
+    return; // asked again on the next update (or the next poll)
   }
+  watch.bar.value = data.progress || 0;
+  watch.status.textContent = data.message || data.status;
+  if (!FINISHED.has(data.status) || !watched.has(id)) return;
+  watched.delete(id);
+  watch.fallback.stop();
+  follower.forget(id);
+  watch.resolve(data);
+}
+
+/** Resolves with the job's final state (as /models/api/jobs/<id> shapes it) once it has ended. */
+function followJob(jobId, bar, status) {
+  const id = Number(jobId);
+  return new Promise((resolve) => {
+    watched.set(id, {
+      bar, status, resolve,
+      refetch: throttled(() => jobRefresh(id), 250),
+      fallback: poll(() => (follower.isOpen ? null : jobRefresh(id)), 1500, { whileHidden: true }),
+    });
+    follower.follow(id);
+  });
 }
 
 function renderCompareChoices(names) {
@@ -143,9 +147,7 @@ function renderCompareChoices(names) {
 
 async function refresh(force = false) {
   try {
-    const response = await fetch(`${root.dataset.stateUrl}${force ? "?refresh=1" : ""}`, { credentials: "same-origin" });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    lastState = await response.json();
+    lastState = await getJSON(`${root.dataset.stateUrl}${force ? "?refresh=1" : ""}`);
     renderBackends(lastState);
     renderModels(lastState);
     const up = lastState.backends.filter((b) => b.status === "up").length;
@@ -257,4 +259,4 @@ $("long-form").addEventListener("submit", async (event) => {
 
 $("refresh").addEventListener("click", () => refresh(true));
 refresh();
-setInterval(() => { if (!document.hidden) refresh(); }, 10_000);
+poll(refresh, 10_000);

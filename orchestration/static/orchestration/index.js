@@ -1,6 +1,10 @@
 // The task history: filters apply as soon as a list changes, and the rows of tasks still running follow
 // their jobs over /ws (status and progress), filling in the confidence when they end.
-import { FINISHED, TaskFollower, api, localTimes, percent, setBadge, urlFor } from "./common.js";
+import { api, urlFor } from "kit/api";
+import { FINISHED, setBadge } from "kit/badges";
+import { TaskFollower } from "kit/tasks";
+import { localTimes } from "kit/time";
+import { percent } from "./common.js";
 
 const root = document.getElementById("task-history");
 const app = document.querySelector(".orch-app");
@@ -38,6 +42,6 @@ async function onUpdate(state) {
 }
 
 if (rows.size) {
-  const follower = new TaskFollower(app.dataset.wsModule, onUpdate);
+  const follower = new TaskFollower(onUpdate);
   for (const jobId of rows.keys()) follower.follow(jobId);
 }

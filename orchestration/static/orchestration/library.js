@@ -1,9 +1,12 @@
 // Templates and instructions: a list and an editor (create, edit, delete). A template's variables are
 // edited as rows (name, type, required, default, choices, description) and checked here as the server
 // checks them, including that every {{ placeholder }} of the prompt is declared.
-import { api, clearFieldErrors, el, focusFirstError, jsonData, scriptReady, setFieldError, showError, urlFor } from "./common.js";
+import { api, urlFor } from "kit/api";
+import { confirmDialog } from "kit/confirm";
+import { el, jsonData, showError } from "kit/dom";
+import { scriptReady } from "kit/ready";
+import { clearFieldErrors, focusFirstError, setFieldError } from "./common.js";
 import { placeholders, specEditor } from "./variables.js";
-import { confirmDialog } from "../js/confirm.js";
 
 const root = document.getElementById("library-page");
 const form = document.getElementById("item-form");

@@ -1,11 +1,14 @@
 // The live view of one workflow run: it follows the run's job over /ws and, on every `task:update`,
 // shows the steps' states at once and fetches the run again for their outputs (model output as sanitised
 // markdown, everything else as text). Cancel stops it; "Run again" starts a new run with the same inputs.
-import {
-  FINISHED, TaskFollower, api, el, formatMs, formatTime, jsonData, localTimes, newKey, percent, setBadge, showError,
-  throttled, urlFor,
-} from "./common.js";
-import { loadMarkdown, renderMarkdown } from "../js/markdown.js";
+import { api, newKey, urlFor } from "kit/api";
+import { FINISHED, setBadge } from "kit/badges";
+import { el, jsonData, showError } from "kit/dom";
+import { loadMarkdown, renderMarkdown } from "kit/markdown";
+import { throttled } from "kit/poll";
+import { TaskFollower } from "kit/tasks";
+import { formatTime, localTimes } from "kit/time";
+import { formatMs, percent } from "./common.js";
 
 const root = document.getElementById("run-page");
 const app = document.querySelector(".orch-app");
@@ -194,6 +197,6 @@ render();
 md = await loadMarkdown();
 render();
 if (!FINISHED.has(run.status)) {
-  if (run.job_id) new TaskFollower(app.dataset.wsModule, onUpdate, { onStatus: onConnection }).follow(run.job_id);
+  if (run.job_id) new TaskFollower(onUpdate, { onStatus: onConnection }).follow(run.job_id);
   pollTimer = setInterval(scheduleRefetch, run.job_id ? 5000 : 1500);
 }

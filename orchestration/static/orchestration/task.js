@@ -3,12 +3,16 @@
 // (at most a few times a second) for what the update does not carry: the answers side by side, the reviews,
 // the agreement matrix, the decision and the final answer. Model output is markdown sanitised by DOMPurify;
 // everything else goes in as text.
-import {
-  FINISHED, STRATEGY_TEXT, TaskFollower, api, el, formatMs, icon, jsonData, localTimes, percent, scoreLevel, setBadge,
-  scriptReady, showError, slotLabel, throttled, urlFor,
-} from "./common.js";
-import { loadMarkdown, renderMarkdown } from "../js/markdown.js";
-import { confirmDialog } from "../js/confirm.js";
+import { api, urlFor } from "kit/api";
+import { FINISHED, setBadge } from "kit/badges";
+import { confirmDialog } from "kit/confirm";
+import { el, icon, jsonData, showError } from "kit/dom";
+import { loadMarkdown, renderMarkdown } from "kit/markdown";
+import { throttled } from "kit/poll";
+import { scriptReady } from "kit/ready";
+import { TaskFollower } from "kit/tasks";
+import { localTimes } from "kit/time";
+import { STRATEGY_TEXT, formatMs, percent, scoreLevel, slotLabel } from "./common.js";
 
 const root = document.getElementById("task-page");
 const app = document.querySelector(".orch-app");
@@ -530,7 +534,7 @@ md = await loadMarkdown();
 renderAll();
 if (!FINISHED.has(task.status)) {
   if (task.job_id) {
-    new TaskFollower(app.dataset.wsModule, onUpdate, { onStatus: onConnection }).follow(task.job_id);
+    new TaskFollower(onUpdate, { onStatus: onConnection }).follow(task.job_id);
   }
   // A safety net: if no update arrives (a proxy that drops WebSockets), the page still moves.
   pollTimer = setInterval(scheduleRefetch, task.job_id ? 5000 : 1500);

@@ -2,9 +2,10 @@
 // them), models from the gateway's catalogue (or "all loaded"), the strategy and tiebreaker, instructions,
 // knowledge bases and options. Creates the task through the JSON API and opens its live view; a server
 // error is shown under the field it names.
-import {
-  api, clearFieldErrors, el, focusFirstError, jsonData, newKey, scriptReady, setFieldError, showError, STRATEGY_TEXT, urlFor,
-} from "./common.js";
+import { api, newKey, urlFor } from "kit/api";
+import { el, jsonData, showError } from "kit/dom";
+import { scriptReady } from "kit/ready";
+import { clearFieldErrors, focusFirstError, setFieldError, STRATEGY_TEXT } from "./common.js";
 import { renderPreview, valuesForm } from "./variables.js";
 
 const root = document.getElementById("task-new");

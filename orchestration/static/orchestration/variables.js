@@ -3,7 +3,8 @@
 //   it (orchestration/variables.py), so a wrong value is caught before anything is sent; the server's
 //   own errors are shown under the variable they name;
 // - specEditor: the rows that declare variables (name, type, required, default, choices, description).
-import { el, setFieldError } from "./common.js";
+import { el } from "kit/dom";
+import { setFieldError } from "./common.js";
 
 export const TYPES = ["str", "text", "int", "float", "bool", "choice"];
 export const TYPE_TEXT = { str: "Text (one line)", text: "Text (several lines)", int: "Whole number", float: "Number",

@@ -3,12 +3,15 @@
 // score), moved up and down, deleted; typed inputs; save; then run with an inputs form, and the run
 // history. The page checks what the server would (names, required fields, numbers, placeholders that name
 // an earlier step or a declared input) and shows the server's own refusals on the step they name.
-import {
-  FINISHED, TaskFollower, api, badge, clearFieldErrors, el, focusFirstError, formatMs, formatTime, jsonData, newKey,
-  scriptReady, setBadge, setFieldError, showError, urlFor,
-} from "./common.js";
+import { api, newKey, urlFor } from "kit/api";
+import { badge, FINISHED, setBadge } from "kit/badges";
+import { confirmDialog } from "kit/confirm";
+import { el, jsonData, showError } from "kit/dom";
+import { scriptReady } from "kit/ready";
+import { TaskFollower } from "kit/tasks";
+import { formatTime } from "kit/time";
+import { clearFieldErrors, focusFirstError, formatMs, setFieldError } from "./common.js";
 import { placeholders, specEditor, valuesForm } from "./variables.js";
-import { confirmDialog } from "../js/confirm.js";
 
 const root = document.getElementById("workflow-page");
 const app = document.querySelector(".orch-app");
@@ -705,7 +708,7 @@ function renderHistory() {
   $("run-rows").closest(".table-wrap").hidden = runs.length === 0;
   const live = runs.filter((r) => r.job_id && !FINISHED.has(r.status));
   if (!live.length) return;
-  const follower = new TaskFollower(app.dataset.wsModule, (state) => {
+  const follower = new TaskFollower((state) => {
     const row = $("run-rows").querySelector(`tr[data-job-id="${state.task_id}"]`);
     if (row) setBadge(row.querySelector("[data-status-badge]"), state.status);
   });
