@@ -10,15 +10,17 @@ import re
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import PASSWORD, ROOT
-from tests.llm.conftest import clean_gateway_state, fake, make_backend  # noqa: F401 - fixtures
+from tests.fixtures.llm import make_backend
+from tests.fixtures.pages import CHROMIUM_ARGS
+from tests.fixtures.stack import ROOT
+from tests.fixtures.users import PASSWORD
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_gateway_state"),
+]
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 LEAKS = re.compile(r"\bNone\b|\bnull\b|\bundefined\b|\bNaN\b|\[object Object\]|\w\(s\)")
 RUN = """async () => {
@@ -59,7 +61,7 @@ def _pages(staff_objects: dict) -> list[str]:
 
 
 @pytest.fixture
-def staff_objects(staff, fake):  # noqa: F811 - the fixture imported above
+def staff_objects(staff, fake):
     from chat.models import Conversation, Message
     from core.models import Job
     from knowledge.models import KnowledgeBase

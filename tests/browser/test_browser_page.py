@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from core.models import Job
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
+from tests.fixtures.pages import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -74,7 +74,7 @@ def site():
     server.server_close()
 
 
-def shoot(page, artifacts_dir, name: str) -> None:  # noqa: F811
+def shoot(page, artifacts_dir, name: str) -> None:
     """Light, dark and phone screenshots of the current page (after the theme's colour transitions)."""
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(artifacts_dir / f"{name}-light.png"), full_page=True)
@@ -92,7 +92,7 @@ def shoot(page, artifacts_dir, name: str) -> None:  # noqa: F811
     page.set_viewport_size({"width": 1280, "height": 800})
 
 
-def test_scrape_followed_live_then_its_result_page(page, daphne_url, alice, site, artifacts_dir, celery_worker):  # noqa: F811
+def test_scrape_followed_live_then_its_result_page(page, daphne_url, alice, site, artifacts_dir, celery_worker):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     login(page, daphne_url)
@@ -184,7 +184,7 @@ def test_scrape_followed_live_then_its_result_page(page, daphne_url, alice, site
     assert page.csp_errors == []
 
 
-def test_bad_script_refused_then_automation_shows_steps(page, daphne_url, alice, site, artifacts_dir, celery_worker):  # noqa: F811
+def test_bad_script_refused_then_automation_shows_steps(page, daphne_url, alice, site, artifacts_dir, celery_worker):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     login(page, daphne_url)
@@ -245,7 +245,7 @@ def test_bad_script_refused_then_automation_shows_steps(page, daphne_url, alice,
     assert page.csp_errors == []
 
 
-def test_a_refused_address_fails_the_job_with_its_reason(page, daphne_url, alice, site, artifacts_dir, celery_worker):  # noqa: F811
+def test_a_refused_address_fails_the_job_with_its_reason(page, daphne_url, alice, site, artifacts_dir, celery_worker):
     login(page, daphne_url)
     page.goto(f"{daphne_url}/browser/")
     port = site.rsplit(":", 1)[1]
@@ -278,7 +278,7 @@ def test_a_refused_address_fails_the_job_with_its_reason(page, daphne_url, alice
     assert page.csp_errors == []
 
 
-def test_a_failing_step_keeps_the_steps_before_it(page, daphne_url, alice, site, artifacts_dir, celery_worker):  # noqa: F811
+def test_a_failing_step_keeps_the_steps_before_it(page, daphne_url, alice, site, artifacts_dir, celery_worker):
     login(page, daphne_url)
     page.goto(f"{daphne_url}/browser/#automate")
     expect(page.locator("#panel-automate")).to_be_visible()
@@ -329,7 +329,7 @@ def finish_from_another_thread(job: Job, status: str, **kwargs) -> None:
     in_another_thread(job_finish, job, status, **kwargs)
 
 
-def test_job_page_follows_progress_live_and_cancels(page, daphne_url, alice, artifacts_dir):  # noqa: F811
+def test_job_page_follows_progress_live_and_cancels(page, daphne_url, alice, artifacts_dir):
     from core.jobs import job_create
 
     job = job_create(

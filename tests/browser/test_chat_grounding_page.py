@@ -17,11 +17,15 @@ from core import jobs
 from knowledge import retrieval
 from knowledge import services as kb_services
 from llm import catalogue
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
-from tests.knowledge.conftest import wait_job
-from tests.llm.conftest import clean_gateway_state, fake, llama2, llm_url_2, make_backend  # noqa: F401
+from tests.fixtures.jobs import wait_job
+from tests.fixtures.llm import make_backend
+from tests.fixtures.pages import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_gateway_state"),
+]
 
 DOCS = {
     "Bread": "# Baking bread\n\nYeast ferments the sugars in flour and releases carbon dioxide, which makes the "
@@ -41,7 +45,7 @@ def fresh_index():
 
 
 @pytest.fixture
-def notes(alice, llama2):  # noqa: F811
+def notes(alice, llama2):
     """Alice's base of three pasted texts, ingested (chunked and embedded by the second llama.cpp server)."""
     kb = kb_services.kb_create(user=alice, name="Kitchen and sea", description="Bread, tides and git")
     for title, text in DOCS.items():
@@ -52,14 +56,14 @@ def notes(alice, llama2):  # noqa: F811
 
 
 @pytest.fixture
-def faked(fake):  # noqa: F811
+def faked(fake):
     """The scripted backend, known to daphne at once (ingesting `notes` may have cached a catalogue without it)."""
     make_backend("f1", fake.url)
     async_to_sync(catalogue.catalogue_invalidate)()
     return fake
 
 
-def ws_frames(page) -> tuple[list[dict], list[dict]]:  # noqa: F811
+def ws_frames(page) -> tuple[list[dict], list[dict]]:
     """Every JSON frame the page sends and receives on /ws, recorded from now on."""
     sent: list[dict] = []
     received: list[dict] = []
@@ -73,7 +77,7 @@ def ws_frames(page) -> tuple[list[dict], list[dict]]:  # noqa: F811
 
 
 def test_pick_a_base_and_the_answer_cites_it_live_and_after_reload(
-    notes, faked, bob, page, daphne_url, artifacts_dir  # noqa: F811 - notes first: ingestion needs no running loop
+    notes, faked, bob, page, daphne_url, artifacts_dir  # notes first: ingestion needs no running loop
 ):  # fmt: skip
     kb_services.kb_create(user=bob, name="Bob's secrets", description="")
     sent, _ = ws_frames(page)
@@ -153,7 +157,7 @@ def test_pick_a_base_and_the_answer_cites_it_live_and_after_reload(
 
 
 def test_no_bases_yet_links_to_the_knowledge_page_and_the_check_switch_is_remembered_and_sent(
-    faked, alice, page, daphne_url, artifacts_dir  # noqa: F811 - faked first: no event loop running yet
+    faked, alice, page, daphne_url, artifacts_dir  # faked first: no event loop running yet
 ):  # fmt: skip
     sent, received = ws_frames(page)
     login(page, daphne_url)
@@ -200,7 +204,7 @@ def test_no_bases_yet_links_to_the_knowledge_page_and_the_check_switch_is_rememb
     assert page.csp_errors == []
 
 
-def test_an_answer_that_found_nothing_says_so(faked, alice, page, daphne_url):  # noqa: F811
+def test_an_answer_that_found_nothing_says_so(faked, alice, page, daphne_url):
     kb_services.kb_create(user=alice, name="Empty shelf", description="")
     login(page, daphne_url)
     page.goto(f"{daphne_url}/chat/")
@@ -279,7 +283,7 @@ def seed_checked_answer(user, conversation_id: int | None = None) -> Message:
 
 
 def test_a_checked_answer_shows_its_verdict_flagged_sentences_details_and_notice(
-    page, daphne_url, alice, artifacts_dir  # noqa: F811
+    page, daphne_url, alice, artifacts_dir
 ):  # fmt: skip
     message = seed_checked_answer(alice)
     login(page, daphne_url)
@@ -352,7 +356,7 @@ def test_a_checked_answer_shows_its_verdict_flagged_sentences_details_and_notice
 
 
 def test_unchecked_and_supported_verdicts_read_plainly_and_hostile_citations_stay_text(
-    page, daphne_url, alice  # noqa: F811
+    page, daphne_url, alice
 ):  # fmt: skip
     hostile = {**CITATIONS[0], "source_title": "<img src=x onerror=alert(1)>", "page": "javascript:alert(1)",
                "url": "javascript:alert(2)"}  # fmt: skip
@@ -388,7 +392,7 @@ def test_unchecked_and_supported_verdicts_read_plainly_and_hostile_citations_sta
     expect(supported.locator(".message-sources")).to_have_count(0)
 
 
-def test_a_long_conversation_of_checked_answers_stays_fast(page, daphne_url, alice):  # noqa: F811
+def test_a_long_conversation_of_checked_answers_stays_fast(page, daphne_url, alice):
     conversation = Conversation.objects.create(user=alice, title="Long")
     validation = validation_of(CONTENT)
     rows = []

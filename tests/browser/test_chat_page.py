@@ -6,26 +6,30 @@ import pytest
 from playwright.sync_api import expect
 
 from chat.models import Message
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
-from tests.llm.conftest import clean_gateway_state, fake, make_backend  # noqa: F401
+from tests.fixtures.llm import make_backend
+from tests.fixtures.pages import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_gateway_state"),
+]
 
 
 @pytest.fixture
-def slow_fake(fake):  # noqa: F811
+def slow_fake(fake):
     make_backend("f1", fake.url)
     fake.state.tokens_per_s = 25
     fake.state.answer_tokens = 120
     return fake
 
 
-def send(page, text: str) -> None:  # noqa: F811
+def send(page, text: str) -> None:
     page.fill("#composer-input", text)
     page.click("#send-button")
 
 
-def test_send_stream_stop_and_resume_after_reload(page, daphne_url, alice, slow_fake, artifacts_dir):  # noqa: F811
+def test_send_stream_stop_and_resume_after_reload(page, daphne_url, alice, slow_fake, artifacts_dir):
     login(page, daphne_url)
     page.goto(f"{daphne_url}/chat/")
     expect(page.locator("#connection-status")).to_contain_text("Connected")
@@ -70,7 +74,7 @@ def test_send_stream_stop_and_resume_after_reload(page, daphne_url, alice, slow_
     assert page.csp_errors == []
 
 
-def test_model_html_never_runs_as_script(page, daphne_url, alice):  # noqa: F811
+def test_model_html_never_runs_as_script(page, daphne_url, alice):
     from chat import services
 
     started = services.chat_start(user=alice, content="show me html")
@@ -87,7 +91,7 @@ def test_model_html_never_runs_as_script(page, daphne_url, alice):  # noqa: F811
     assert body.locator("script").count() == 0 and body.locator("img[onerror]").count() == 0
 
 
-def test_a_bad_rating_with_a_note_is_thanked_and_stored(page, daphne_url, alice, fake):  # noqa: F811
+def test_a_bad_rating_with_a_note_is_thanked_and_stored(page, daphne_url, alice, fake):
     make_backend("f1", fake.url)
     login(page, daphne_url)
     page.goto(f"{daphne_url}/chat/")
@@ -105,7 +109,7 @@ def test_a_bad_rating_with_a_note_is_thanked_and_stored(page, daphne_url, alice,
     assert (stored.rating, stored.rating_note) == (-1, "It made up a date.")
 
 
-def test_regenerate_replaces_the_answer_in_place_with_versions_to_flip(page, daphne_url, alice, fake, artifacts_dir):  # noqa: F811
+def test_regenerate_replaces_the_answer_in_place_with_versions_to_flip(page, daphne_url, alice, fake, artifacts_dir):
     make_backend("f1", fake.url)
     login(page, daphne_url)
     page.goto(f"{daphne_url}/chat/")

@@ -7,15 +7,14 @@ import pytest
 from playwright.sync_api import expect
 
 from core.navigation import SECTIONS
-from tests.browser.test_knowledge_page import shoot
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
+from tests.fixtures.pages import login, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 UPCOMING = [s for s in SECTIONS if not s.ready and not s.staff_only]
 
 
-def test_home_shows_chat_as_ready_and_opens_it(page, daphne_url, alice):  # noqa: F811
+def test_home_shows_chat_as_ready_and_opens_it(page, daphne_url, alice):
     login(page, daphne_url)
     card = page.locator(".section-card").filter(has=page.get_by_role("heading", name="Chat", exact=True))
     expect(card.locator(".badge")).to_have_text("Ready")
@@ -25,7 +24,7 @@ def test_home_shows_chat_as_ready_and_opens_it(page, daphne_url, alice):  # noqa
 
 
 def test_upcoming_sections_are_marked_as_coming_and_lead_nowhere_broken(
-    page,  # noqa: F811
+    page,
     daphne_url,
     alice,
     artifacts_dir,

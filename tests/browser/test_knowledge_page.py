@@ -9,10 +9,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
-from tests.llm.conftest import clean_gateway_state, llama2, llm_url_2  # noqa: F401 - the embedding backend
+from tests.fixtures.pages import login
+from tests.fixtures.pages import shoot as shoot  # re-exported for test_orchestration_pages until it switches
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_gateway_state"),
+]
 
 INGESTED = 90_000  # extraction, chunking and embedding on the small test model
 HOSTILE = "<img src=x onerror=alert('chunk')>"
@@ -41,26 +45,7 @@ A stratovolcano is built from layers of hardened lava and tephra; its eruptions 
 """
 
 
-def shoot(page, artifacts_dir, name: str) -> None:  # noqa: F811
-    """Light, dark and phone screenshots of the current page (after the theme's colour transitions)."""
-    page.evaluate("window.scrollTo(0, 0)")
-    page.mouse.move(0, 0)
-    page.screenshot(path=str(artifacts_dir / f"{name}-light.png"), full_page=True)
-    page.click("#theme-toggle")
-    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
-    page.mouse.move(0, 0)
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(artifacts_dir / f"{name}-dark.png"), full_page=True)
-    page.click("#theme-toggle")
-    expect(page.locator("html")).to_have_attribute("data-theme", "light")
-    page.mouse.move(0, 0)
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.wait_for_timeout(400)
-    page.screenshot(path=str(artifacts_dir / f"{name}-phone.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
-
-
-def create_base(page, base_url: str, name: str, description: str = "") -> str:  # noqa: F811
+def create_base(page, base_url: str, name: str, description: str = "") -> str:
     page.goto(f"{base_url}/knowledge/")
     page.fill("#create-name", name)
     page.fill("#create-description", description)
@@ -70,7 +55,7 @@ def create_base(page, base_url: str, name: str, description: str = "") -> str:  
     return page.url
 
 
-def drop_file(page, name: str, mime: str, content: str) -> None:  # noqa: F811
+def drop_file(page, name: str, mime: str, content: str) -> None:
     """Drops a file on the drop zone as a drag from the desktop would (a synthetic drop event)."""
     transfer = page.evaluate_handle(
         """([name, mime, content]) => {
@@ -85,11 +70,11 @@ def drop_file(page, name: str, mime: str, content: str) -> None:  # noqa: F811
     page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
 
 
-def source_row(page, title: str):  # noqa: F811
+def source_row(page, title: str):
     return page.locator("#source-rows tr", has=page.locator(".source-title", has_text=title))
 
 
-def test_upload_paste_search_and_read_the_chunks(page, daphne_url, alice, llama2, artifacts_dir, celery_worker):  # noqa: F811
+def test_upload_paste_search_and_read_the_chunks(page, daphne_url, alice, llama2, artifacts_dir, celery_worker):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     login(page, daphne_url)
@@ -236,7 +221,7 @@ def test_upload_paste_search_and_read_the_chunks(page, daphne_url, alice, llama2
     assert page.csp_errors == []
 
 
-def test_refused_uploads_show_why(page, daphne_url, alice, llama2, artifacts_dir, celery_worker, tmp_path):  # noqa: F811
+def test_refused_uploads_show_why(page, daphne_url, alice, llama2, artifacts_dir, celery_worker, tmp_path):
     login(page, daphne_url)
     create_base(page, daphne_url, "Refusals")
     max_mb = int(page.locator("#kb-detail").get_attribute("data-max-upload-mb"))

@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
-from tests.llm.conftest import clean_gateway_state, fake  # noqa: F401 - fixtures
+from tests.fixtures.pages import login
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_gateway_state"),
+]
 
 
-def test_panel_shows_backends_runs_a_benchmark_and_counts_tokens(page, daphne_url, staff, artifacts_dir, celery_worker):  # noqa: F811
+def test_panel_shows_backends_runs_a_benchmark_and_counts_tokens(page, daphne_url, staff, artifacts_dir, celery_worker):
     login(page, daphne_url, "charlie")
     page.goto(f"{daphne_url}/models/")
     rows = page.locator("#backend-rows tr")
@@ -35,7 +38,7 @@ def test_panel_shows_backends_runs_a_benchmark_and_counts_tokens(page, daphne_ur
 
 
 def test_with_one_model_compare_says_why_it_is_off_and_load_unload_says_why_it_is_missing(
-    page, daphne_url, staff, celery_worker  # noqa: F811
+    page, daphne_url, staff, celery_worker
 ):  # fmt: skip
     login(page, daphne_url, "charlie")
     page.goto(f"{daphne_url}/models/")
@@ -47,8 +50,8 @@ def test_with_one_model_compare_says_why_it_is_off_and_load_unload_says_why_it_i
     expect(page.locator("#model-rows tr").first).to_contain_text("load/unload: not on this server")
 
 
-def test_an_estimated_token_count_says_estimate_once(page, daphne_url, staff, fake, celery_worker):  # noqa: F811
-    from tests.llm.conftest import make_backend
+def test_an_estimated_token_count_says_estimate_once(page, daphne_url, staff, fake, celery_worker):
+    from tests.fixtures.llm import make_backend
 
     make_backend("scripted", fake.url)  # an OpenAI-compatible server without a tokenizer endpoint
     login(page, daphne_url, "charlie")
@@ -61,7 +64,7 @@ def test_an_estimated_token_count_says_estimate_once(page, daphne_url, staff, fa
     expect(result).not_to_contain_text("estimate: estimate")
 
 
-def test_a_new_backend_form_tests_the_connection_before_saving(page, daphne_url, staff, llm_url, artifacts_dir):  # noqa: F811
+def test_a_new_backend_form_tests_the_connection_before_saving(page, daphne_url, staff, llm_url, artifacts_dir):
     from core import embedded
 
     login(page, daphne_url, "charlie")

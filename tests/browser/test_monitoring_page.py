@@ -13,14 +13,14 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
+from tests.fixtures.pages import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LIVE = 20_000  # the first metrics frame comes at once on subscribe; discovery may take a moment
 
 
-def chart_points(page, canvas_id: str) -> int:  # noqa: F811
+def chart_points(page, canvas_id: str) -> int:
     """Points in the chart's first dataset (gap markers excluded), as Chart.js holds them."""
     return page.evaluate(
         """(id) => {
@@ -32,13 +32,13 @@ def chart_points(page, canvas_id: str) -> int:  # noqa: F811
     )
 
 
-def wait_for_live_figures(page) -> None:  # noqa: F811
+def wait_for_live_figures(page) -> None:
     expect(page.locator("#cpu-figure")).to_have_text(re.compile(r"^\d+(\.\d)?%$"), timeout=LIVE)
     expect(page.locator("#conn-status")).to_contain_text("Live")
     expect(page.locator("#chart-cpu")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
 
 
-def test_dashboard_live_history_and_alerts(page, daphne_url, alice, artifacts_dir):  # noqa: F811
+def test_dashboard_live_history_and_alerts(page, daphne_url, alice, artifacts_dir):
     from monitoring.metrics import gpu_snapshot, host_name
     from monitoring.models import AlertEvent, AlertRule, Sample
 
@@ -197,7 +197,7 @@ def snapshot(*, host: str, ts: int, gpus: int, backend_up: bool) -> dict:
     }
 
 
-def test_gpus_other_hosts_and_reconnecting_from_a_scripted_socket(page, daphne_url, alice, artifacts_dir):  # noqa: F811
+def test_gpus_other_hosts_and_reconnecting_from_a_scripted_socket(page, daphne_url, alice, artifacts_dir):
     """What this machine cannot produce (GPUs, a second host, a dropped socket), from a scripted /ws."""
     from monitoring.metrics import host_name
 

@@ -10,23 +10,24 @@ import pytest
 from playwright.sync_api import expect
 
 from orchestration.models import Task
-from tests.browser.test_knowledge_page import shoot
-from tests.browser.test_orchestration_pages import RUN, no_script_errors, scripted  # noqa: F401 - fixtures
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
-from tests.llm.conftest import clean_gateway_state, fake  # noqa: F401 - fixtures
+from tests.fixtures.pages import RUN, login, shoot
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_gateway_state", "no_script_errors"),
+]
 
 
-def strategy(page, name: str) -> None:  # noqa: F811
+def strategy(page, name: str) -> None:
     page.locator(".strategy-card", has_text=name).click()
 
 
 def test_one_model_is_warned_about_before_the_run_and_ends_unchecked(
-    page,  # noqa: F811
+    page,
     daphne_url,
     alice,
-    scripted,  # noqa: F811
+    scripted,
     artifacts_dir,
     celery_worker,
 ):

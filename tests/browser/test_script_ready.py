@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from chat.models import Conversation
 from knowledge import services as knowledge_services
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
+from tests.fixtures.pages import login
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -39,7 +39,7 @@ def pages(alice) -> dict[str, int]:
     }
 
 
-def test_script_only_controls_are_disabled_until_the_module_runs(page, daphne_url, alice):  # noqa: F811
+def test_script_only_controls_are_disabled_until_the_module_runs(page, daphne_url, alice):
     login(page, daphne_url)
     expected = pages(alice)
     page.route(PAGE_MODULES, lambda route: route.abort())

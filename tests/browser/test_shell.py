@@ -5,45 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
+from tests.fixtures.pages import login
+from tests.fixtures.pages import page as page  # re-exported for test_orchestration_pages until it switches
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
-
-
-@pytest.fixture
-def page(daphne_url, monkeypatch):
-    from llm.services import backends_sync_from_settings
-
-    backends_sync_from_settings()  # as `make run` does at start
-    # Playwright's sync API runs an event loop in this thread; the ORM work is done before it starts.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        context = browser.new_context(color_scheme="light", viewport={"width": 1280, "height": 800})
-        page = context.new_page()
-        page.csp_errors = []
-        page.on(
-            "console",
-            lambda msg: page.csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None,
-        )
-        yield page
-        browser.close()
-
-
-def login(page, base: str, username: str = "alice") -> None:
-    page.goto(f"{base}/")
-    expect(page).to_have_url(f"{base}/accounts/login/?next=/")
-    page.fill("input[name=login]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(f"{base}/")
 
 
 def test_login_shell_and_dark_mode_toggle(page, daphne_url, alice, artifacts_dir, celery_worker):

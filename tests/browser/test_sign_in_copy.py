@@ -9,8 +9,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_shell import page  # noqa: F401 - the page fixture
-
 TITLE_CASE = re.compile(r"\b(Sign In|Sign Up|Sign Out|Forgot Password|Password Reset|Remember Me|Reset My Password)\b")
 
 
@@ -24,7 +22,7 @@ TITLE_CASE = re.compile(r"\b(Sign In|Sign Up|Sign Out|Forgot Password|Password R
         ("/accounts/password/reset/", "Password reset"),
     ],
 )
-def test_sign_in_pages_use_sentence_case(page, daphne_url, path, heading):  # noqa: F811
+def test_sign_in_pages_use_sentence_case(page, daphne_url, path, heading):
     page.goto(f"{daphne_url}{path}")
     expect(page.get_by_role("heading", level=1)).to_have_text(heading)
     text = page.locator("body").inner_text()

@@ -9,18 +9,20 @@ import pytest
 from playwright.sync_api import expect
 
 from orchestration.models import Task, Template
-from tests.browser.test_orchestration_pages import RUN, no_script_errors, scripted  # noqa: F401 - fixtures
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
-from tests.llm.conftest import clean_gateway_state, fake  # noqa: F401 - fixtures
+from tests.fixtures.pages import RUN, login
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("clean_gateway_state", "no_script_errors"),
+]
 
 
 def test_a_default_set_after_changing_the_type_is_saved_and_used_by_the_task_form(
-    page,  # noqa: F811
+    page,
     daphne_url,
     alice,
-    scripted,  # noqa: F811
+    scripted,
     artifacts_dir,
     celery_worker,
 ):

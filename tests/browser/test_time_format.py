@@ -8,18 +8,18 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
+from tests.fixtures.pages import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHAPE = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}\s[AP]M$")
 
 
-def times(page) -> list[str]:  # noqa: F811
+def times(page) -> list[str]:
     return page.locator("time[data-local]").evaluate_all("ts => ts.map(t => t.textContent.trim())")
 
 
-def test_chat_tokens_and_knowledge_write_moments_alike(page, daphne_url, alice):  # noqa: F811
+def test_chat_tokens_and_knowledge_write_moments_alike(page, daphne_url, alice):
     from chat import services as chat_services
     from core.services import api_token_create
     from knowledge.models import KnowledgeBase

@@ -8,14 +8,13 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_knowledge_page import shoot
-from tests.browser.test_shell import login, page  # noqa: F401 - the page fixture
+from tests.fixtures.pages import login, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture(autouse=True)
-def no_native_dialogs_or_script_errors(page):  # noqa: F811
+def no_native_dialogs_or_script_errors(page):
     """A window.confirm() would be auto-dismissed by Playwright and silently cancel: fail on any instead."""
     native: list[str] = []
     errors: list[str] = []
@@ -26,11 +25,11 @@ def no_native_dialogs_or_script_errors(page):  # noqa: F811
     assert errors == []
 
 
-def rows(page):  # noqa: F811
+def rows(page):
     return page.locator(".tokens-list tbody tr")
 
 
-def test_reloading_after_creating_a_token_does_not_create_another(page, daphne_url, alice, artifacts_dir):  # noqa: F811
+def test_reloading_after_creating_a_token_does_not_create_another(page, daphne_url, alice, artifacts_dir):
     login(page, daphne_url)
     page.goto(f"{daphne_url}/account/tokens/")
     page.fill("#token-name", "backup script")
@@ -48,7 +47,7 @@ def test_reloading_after_creating_a_token_does_not_create_another(page, daphne_u
     assert secret not in page.content()
 
 
-def test_revoke_asks_first_cancel_keeps_the_token_confirm_revokes_it(page, daphne_url, alice, artifacts_dir):  # noqa: F811
+def test_revoke_asks_first_cancel_keeps_the_token_confirm_revokes_it(page, daphne_url, alice, artifacts_dir):
     from core.services import api_token_create
 
     api_token_create(user=alice, name="deploy")

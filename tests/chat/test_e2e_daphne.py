@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 
 from chat.models import Message
 from core.services import api_token_create
-from tests.llm.conftest import make_backend
+from tests.fixtures.llm import make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

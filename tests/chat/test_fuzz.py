@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chat.models import Message
-from tests.chat.conftest import connect_as, make_user
+from tests.fixtures.chat import connect_as
+from tests.fixtures.users import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -13,9 +13,9 @@ from chat.models import Conversation, Message
 from core import jobs
 from knowledge import retrieval
 from knowledge import services as kb_services
-from tests.chat.conftest import connect_as
-from tests.knowledge.conftest import wait_job
-from tests.llm.conftest import make_backend
+from tests.fixtures.chat import connect_as
+from tests.fixtures.jobs import wait_job
+from tests.fixtures.llm import make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -8,8 +8,9 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from chat.models import Conversation, Message
-from tests.chat.conftest import connect_as, make_user
-from tests.llm.conftest import MODEL, make_backend
+from tests.fixtures.chat import connect_as
+from tests.fixtures.llm import MODEL, make_backend
+from tests.fixtures.users import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

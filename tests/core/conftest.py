@@ -5,7 +5,7 @@ import os
 import pytest
 
 from core import embedded
-from tests.conftest import ROOT
+from tests.fixtures.stack import ROOT
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import threading
 
 import psutil
 
-from tests.conftest import ROOT, wait_until
+from tests.fixtures.stack import ROOT, wait_until
 
 
 class Run:

@@ -53,7 +53,7 @@ def test_json_api_answers_401_not_a_login_redirect(client):
 
 
 def test_login_with_username_or_email(client, alice):
-    from tests.conftest import PASSWORD
+    from tests.fixtures.users import PASSWORD
 
     for login in ("alice", "alice@example.com"):
         client.logout()

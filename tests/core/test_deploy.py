@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.fixtures.stack import ROOT
 
 
 def test_check_deploy_is_clean_with_the_documented_production_variables(tmp_path):

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from core import jobs
 from core.models import Job
-from tests.chat.conftest import connect_as
-from tests.conftest import make_user
+from tests.fixtures.chat import connect_as
+from tests.fixtures.users import make_user
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from core import embedded, smoke
-from tests.conftest import ROOT
+from tests.fixtures.stack import ROOT
 
 
 def test_the_installed_llama_cpp_build_has_no_amx_or_avx512_kernels():

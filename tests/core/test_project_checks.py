@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.fixtures.stack import ROOT
 
 
 def manage(*args: str, tmp_path) -> subprocess.CompletedProcess:

@@ -18,8 +18,8 @@ from websockets.asyncio.client import connect
 
 from core import embedded
 from core.supervision import Service, Supervisor, backend_down_reason
-from tests.conftest import ROOT, wait_until
 from tests.core.serving import Run, gone
+from tests.fixtures.stack import ROOT, wait_until
 
 pytestmark = pytest.mark.timeout(400)
 

@@ -9,7 +9,7 @@ from channels.testing import WebsocketCommunicator
 
 from core.services import api_token_create
 from orchestrator_site.asgi import application
-from tests.conftest import make_user, session_cookie_for
+from tests.fixtures.users import make_user, session_cookie_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

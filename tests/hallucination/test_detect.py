@@ -9,7 +9,7 @@ import pytest
 
 from hallucination import VERDICTS, detect
 from hallucination.detector import THRESHOLDS, combine, verdict_of, weights
-from tests.hallucination.conftest import FAITHFUL, FALSIFIED, QUESTION, SOURCE
+from tests.fixtures.hallucination import FAITHFUL, FALSIFIED, QUESTION, SOURCE
 
 SAMPLES = [
     "Gustave Eiffel's company completed the Eiffel Tower in 1889 for the World's Fair.",

@@ -9,7 +9,8 @@ import pytest
 
 from hallucination import detect, sample_answers
 from llm import gateway
-from tests.hallucination.conftest import FAITHFUL, FALSIFIED, MODEL, SOURCE
+from tests.fixtures.hallucination import FAITHFUL, FALSIFIED, SOURCE
+from tests.fixtures.llm import MODEL
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ import pytest
 
 from hallucination import Attempt, detect, recover, recovery_summary
 from hallucination.detector import LOW_TEMPERATURE, grounded_messages
-from tests.hallucination.conftest import FAITHFUL, FALSIFIED, QUESTION, SOURCE
+from tests.fixtures.hallucination import FAITHFUL, FALSIFIED, QUESTION, SOURCE
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

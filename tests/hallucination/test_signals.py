@@ -9,7 +9,7 @@ import pytest
 
 from hallucination import detect
 from hallucination.signals import judge_odds, judge_parse, judge_score
-from tests.hallucination.conftest import FAITHFUL, FALSIFIED, QUESTION, SOURCE, bag_of_words_embedder
+from tests.fixtures.hallucination import FAITHFUL, FALSIFIED, QUESTION, SOURCE, bag_of_words_embedder
 
 
 async def one(signal: str, answer: str, **material) -> list[float | None]:

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from core.models import Job
 from knowledge import services
 from knowledge.models import KnowledgeBase, Source
-from tests.knowledge.conftest import docx_bytes, pdf_bytes, stored_files
+from tests.fixtures.knowledge import docx_bytes, pdf_bytes, stored_files
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

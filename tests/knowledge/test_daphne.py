@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from core.services import api_token_create
-from tests.knowledge.conftest import wait_job
+from tests.fixtures.jobs import wait_job
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

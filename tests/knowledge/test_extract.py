@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from knowledge import extract
-from tests.knowledge.conftest import docx_bytes, pdf_bytes
+from tests.fixtures.knowledge import docx_bytes, pdf_bytes
 
 
 def test_plain_text_and_utf16_with_bom_are_read():

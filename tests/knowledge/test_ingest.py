@@ -11,8 +11,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from core import jobs
 from knowledge import embedding, services
 from knowledge.models import Chunk, KnowledgeBase, Source
-from tests.knowledge.conftest import EMBED_MODEL, Reply, docx_bytes, html, pdf_bytes, wait_job
-from tests.llm.conftest import make_backend
+from tests.fixtures.jobs import wait_job
+from tests.fixtures.knowledge import EMBED_MODEL, docx_bytes, pdf_bytes
+from tests.fixtures.llm import make_backend
+from tests.fixtures.web import Reply, html
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

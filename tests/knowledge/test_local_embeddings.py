@@ -24,8 +24,8 @@ from knowledge import embedding, retrieval, services
 from knowledge.models import Chunk, KnowledgeBase
 from llm import catalogue, state
 from llm.discovery import ModelInfo
-from tests.knowledge.conftest import EMBED_MODEL, wait_job
-from tests.knowledge.test_retrieval import CORPUS
+from tests.fixtures.jobs import wait_job
+from tests.fixtures.knowledge import CORPUS, EMBED_MODEL
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

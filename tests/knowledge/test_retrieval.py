@@ -8,24 +8,11 @@ import pytest
 from core import jobs
 from knowledge import retrieval, services
 from knowledge.models import Source
-from tests.knowledge.conftest import wait_job
+from tests.fixtures.jobs import wait_job
+from tests.fixtures.knowledge import CORPUS
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-CORPUS = {
-    "Volcanoes": "# Volcanoes\n\nA volcano erupts when magma rises through the crust. Lava flows and ash clouds "
-    "follow an eruption. Stratovolcanoes such as Mount Fuji have steep sides.",
-    "Bread": "# Baking bread\n\nYeast ferments the sugars in flour and releases carbon dioxide, which makes the "
-    "dough rise. Knead the dough for ten minutes and bake it at 220 degrees.",
-    "Chess": "# Chess openings\n\nThe Sicilian Defence answers 1.e4 with c5. Castling early protects the king, "
-    "and a knight on the rim is dim.",
-    "Photosynthesis": "# Photosynthesis\n\nPlants turn sunlight, water and carbon dioxide into glucose and oxygen. "
-    "Chlorophyll in the leaves absorbs red and blue light.",
-    "Tides": "# Tides\n\nThe gravity of the moon pulls the oceans and causes tides. Spring tides happen at new moon "
-    "and full moon, neap tides at the quarters.",
-    "Git": "# Version control\n\nGit records commits in a repository. A branch points at a commit; merging joins "
-    "two branches and rebasing replays commits on another base.",
-}
 QUESTIONS = {
     "What happens when magma rises and a volcano erupts?": "Volcanoes",
     "Why does the dough rise when yeast ferments?": "Bread",

@@ -13,7 +13,7 @@ import pytest
 from core import jobs
 from knowledge import embedding, retrieval, services
 from knowledge.models import KnowledgeBase
-from tests.knowledge.conftest import wait_job
+from tests.fixtures.jobs import wait_job
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

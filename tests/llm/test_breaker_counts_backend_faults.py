@@ -10,7 +10,7 @@ import pytest
 
 from core.services import api_token_create
 from llm import gateway, state
-from tests.llm.conftest import MODEL, make_backend
+from tests.fixtures.llm import MODEL, make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

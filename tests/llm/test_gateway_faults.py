@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 
 from llm import catalogue, gateway, state
 from llm.models import Backend
-from tests.llm.conftest import make_backend
+from tests.fixtures.llm import make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

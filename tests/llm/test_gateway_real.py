@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 
 from llm import catalogue, gateway, services
 from llm.models import Backend, BenchmarkResult
-from tests.llm.conftest import MODEL, make_backend
+from tests.fixtures.llm import MODEL, make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 
 from llm import catalogue, discovery, services
 from llm.models import Backend
-from tests.llm.conftest import MODEL, make_backend
+from tests.fixtures.llm import MODEL, make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

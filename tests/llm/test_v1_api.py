@@ -7,7 +7,7 @@ import openai
 import pytest
 
 from core.services import api_token_create
-from tests.llm.conftest import MODEL, make_backend
+from tests.fixtures.llm import MODEL, make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

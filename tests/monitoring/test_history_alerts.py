@@ -18,7 +18,7 @@ from core.services import api_token_create
 from llm.models import Backend
 from monitoring import alerts, history, metrics, sampler, store
 from monitoring.models import AlertEvent, AlertRule, Sample
-from tests.conftest import ROOT, wait_until
+from tests.fixtures.stack import ROOT, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

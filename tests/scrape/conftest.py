@@ -4,126 +4,15 @@ and one shared browser pool for the tests that do not need a pool of their own."
 
 from __future__ import annotations
 
-import http.server
-import json
 import socket
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from browser.pool import close_pool, get_pool
+from tests.fixtures.web import RecordingServer, Reply, free_port_on_both
+from tests.fixtures.web import html as html  # re-exported for tests/orchestration until it imports tests.fixtures
 
 TEST_HOST_NETWORK = "127.0.0.1/32"
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: bytes | str = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    content_type: str = "text/html; charset=utf-8"
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-Route = Callable[["Handler"], Reply]
-
-
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: RecordingServer
-
-    def log_message(self, *args) -> None:
-        pass
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        self.server.seen.append(Seen(self.command, self.path, dict(self.headers.items()), body))
-        self.request_body = body
-        route = self.server.routes.get(urlsplit(self.path).path)
-        reply = route(self) if route else Reply(404, "not found", content_type="text/plain")
-        if reply is None:  # the route wrote the response itself (or hung up)
-            return
-        data = reply.body.encode() if isinstance(reply.body, str) else reply.body
-        self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        for name, value in reply.headers.items():
-            for one in value.split("\n"):
-                self.send_header(name, one)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        with_body = self.command != "HEAD"
-        if with_body:
-            self.wfile.write(data)
-
-    do_GET = do_POST = do_HEAD = _serve
-
-    def query(self) -> dict[str, str]:
-        merged = parse_qs(urlsplit(self.path).query)
-        if self.request_body:
-            merged.update(parse_qs(self.request_body.decode()))
-        return {key: values[0] for key, values in merged.items()}
-
-
-class RecordingServer(http.server.ThreadingHTTPServer):
-    """A threaded HTTP server that records every request it receives."""
-
-    daemon_threads = True
-
-    def __init__(self, host: str, port: int = 0) -> None:
-        super().__init__((host, port), Handler)
-        self.seen: list[Seen] = []
-        self.routes: dict[str, Route] = {}
-        self.release = threading.Event()  # frees handlers that wait forever
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
-        self.thread.start()
-
-    def handle_error(self, request, client_address) -> None:
-        pass  # the browser hung up (a cut-off download, a cancelled job): expected here
-
-    @property
-    def host(self) -> str:
-        return self.server_address[0]
-
-    @property
-    def port(self) -> int:
-        return self.server_address[1]
-
-    def url(self, path: str = "/", host: str | None = None) -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
-
-    def paths(self) -> list[str]:
-        return [s.path for s in self.seen]
-
-    def stop(self) -> None:
-        self.release.set()
-        self.shutdown()
-        self.server_close()
-
-
-def free_port_on_both() -> int:
-    """A port free on 127.0.0.1 and 127.0.0.2, so one URL differs from the other by its host only."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        try:
-            with socket.socket() as other:
-                other.bind(("127.0.0.2", port))
-        except OSError:
-            continue
-        return port
-    raise RuntimeError("no port free on both 127.0.0.1 and 127.0.0.2")
 
 
 @pytest.fixture(scope="session")
@@ -193,11 +82,3 @@ def fake_dns(monkeypatch):
     getaddrinfo.table = table
     getaddrinfo.calls = calls
     return getaddrinfo
-
-
-def html(body: str, *, head: str = "", lang: str = "en") -> str:
-    return f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">{head}</head><body>{body}</body></html>'
-
-
-def json_reply(data) -> Reply:
-    return Reply(body=json.dumps(data), content_type="application/json")

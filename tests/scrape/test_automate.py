@@ -9,7 +9,7 @@ import pytest
 
 from browser.automate import run_script, validate_automation_options, validate_script
 from browser.errors import OptionError, ScriptError
-from tests.scrape.conftest import Reply, html
+from tests.fixtures.web import Reply, html
 
 pytestmark = pytest.mark.browser
 

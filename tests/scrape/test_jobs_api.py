@@ -8,20 +8,11 @@ import time
 import pytest
 
 from core.models import Job
-from tests.conftest import make_user  # noqa: F401 - used by fixtures below
-from tests.scrape.conftest import Reply, html
+from tests.fixtures.jobs import wait_job
+from tests.fixtures.users import create_user
+from tests.fixtures.web import Reply, html
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def wait_finished(job_id: int, timeout: float = 90) -> Job:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = Job.objects.get(pk=job_id)
-        if job.is_finished:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} still {Job.objects.get(pk=job_id).status} after {timeout} s")
 
 
 def test_bad_requests_name_the_problem_and_queue_nothing(alice_client):
@@ -42,9 +33,7 @@ def test_bad_requests_name_the_problem_and_queue_nothing(alice_client):
     assert not Job.objects.exists()
 
 
-def test_scrape_job_runs_on_the_worker_and_files_are_the_owners_only(
-    alice_client, client, django_user_model, site, celery_worker
-):
+def test_scrape_job_runs_on_the_worker_and_files_are_the_owners_only(alice_client, client, site, celery_worker):
     site.routes["/page"] = lambda h: Reply(
         body=html('<h1>Hello jobs</h1><p>Some readable text for the job test.</p><a href="/next">next</a>',
                   head="<title>Job page</title>")
@@ -55,7 +44,7 @@ def test_scrape_job_runs_on_the_worker_and_files_are_the_owners_only(
         content_type="application/json",
     )
     assert response.status_code == 201
-    job = wait_finished(response.json()["job"]["task_id"])
+    job = wait_job(response.json()["job"]["task_id"])
     assert job.status == "succeeded", (job.error, job.log)
     assert job.result["title"] == "Job page"
     assert site.url("/next") in job.result["links"]
@@ -71,7 +60,7 @@ def test_scrape_job_runs_on_the_worker_and_files_are_the_owners_only(
     assert alice_client.get(f"/browser/jobs/{job.pk}/files/..%2F..%2Fdb.sqlite3").status_code == 404
     assert alice_client.get(f"/browser/jobs/{job.pk}/").status_code == 200
 
-    bob = django_user_model.objects.create_user("bob", "bob@example.com", "pw-for-tests-123")
+    bob = create_user("bob")
     client.force_login(bob)
     assert client.get(f"/browser/jobs/{job.pk}/files/{job.result['screenshot']}").status_code == 404
     assert client.get(f"/browser/api/jobs/{job.pk}").status_code == 404
@@ -80,7 +69,7 @@ def test_scrape_job_runs_on_the_worker_and_files_are_the_owners_only(
 
 def test_a_refused_address_fails_the_job_with_the_reason_and_fetches_nothing(alice_client, target, celery_worker):
     response = alice_client.post("/browser/api/scrape", {"url": target.url("/secret")}, content_type="application/json")
-    job = wait_finished(response.json()["job"]["task_id"])
+    job = wait_job(response.json()["job"]["task_id"])
     assert job.status == "failed"
     assert "loopback" in job.error and "BROWSER_ALLOWED_NETWORKS" in job.error
     assert target.seen == []
@@ -97,7 +86,7 @@ def test_cancel_stops_an_automation_between_steps(alice_client, site, celery_wor
     while Job.objects.get(pk=job_id).progress < 0.1 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert alice_client.post(f"/browser/api/jobs/{job_id}/cancel").status_code == 200
-    job = wait_finished(job_id)
+    job = wait_job(job_id)
     assert job.status == "cancelled"
     statuses = [s["status"] for s in job.result["steps"]]
     assert statuses[0] == "ok" and "skipped" in statuses

@@ -15,7 +15,7 @@ from browser.errors import BrowserCrashed, BrowserError, MemoryLimitExceeded, Po
 from browser.pool import BrowserPool
 from browser.processes import kill_process_tree, process_alive, process_tree, tree_rss_mb
 from browser.scrape import scrape
-from tests.scrape.conftest import Reply, html
+from tests.fixtures.web import Reply, html
 
 
 @pytest.fixture

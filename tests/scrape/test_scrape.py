@@ -9,7 +9,7 @@ import pytest
 
 from browser.errors import Cancelled, JobTimeout, OptionError, TooLarge
 from browser.scrape import read_page, scrape
-from tests.scrape.conftest import Reply, html
+from tests.fixtures.web import Reply, html
 
 pytestmark = pytest.mark.browser
 

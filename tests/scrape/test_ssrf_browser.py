@@ -13,7 +13,7 @@ from browser import ssrf
 from browser.errors import Refused
 from browser.proxy import JobProxy, ProxyLoop
 from browser.scrape import scrape
-from tests.scrape.conftest import Reply, html
+from tests.fixtures.web import Reply, html
 
 pytestmark = pytest.mark.browser
 
@@ -271,7 +271,7 @@ def test_https_is_tunnelled_to_the_checked_address_with_sni_and_certificate_chec
     import ssl
 
     from browser.errors import NavigationFailed
-    from tests.scrape.conftest import RecordingServer
+    from tests.fixtures.web import RecordingServer
 
     server = RecordingServer("127.0.0.1")
     names: list[str | None] = []

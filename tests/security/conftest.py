@@ -9,14 +9,14 @@ import redis
 from django.conf import settings
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import PASSWORD
-from tests.llm.conftest import clean_gateway_state, fake, make_backend  # noqa: F401 - fixtures
-from tests.scrape.conftest import RecordingServer
+from tests.fixtures.llm import make_backend
+from tests.fixtures.pages import CHROMIUM_ARGS
+from tests.fixtures.web import RecordingServer
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
+
+@pytest.fixture(autouse=True)
+def clean_gateway_state(clean_gateway_state):
+    """tests.fixtures.llm's, for every test here."""
 
 
 @pytest.fixture(scope="session")
@@ -46,19 +46,8 @@ def chromium(monkeypatch):
         browser.close()
 
 
-def browser_login(context, base: str, username: str) -> None:
-    """Log in through the real login form, as the victim did earlier in the same browser."""
-    page = context.new_page()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("input[name=login]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/")
-    page.close()
-
-
 @pytest.fixture
-def fake_backend(fake):  # noqa: F811 - the fixture imported above
+def fake_backend(fake):
     """The scripted server as the only backend (`fake-ok` answers); fake.state.calls counts completions."""
     make_backend("scripted", fake.url)
     return fake

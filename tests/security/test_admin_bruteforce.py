@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from core.models import AuditEvent
-from tests.conftest import PASSWORD
+from tests.fixtures.users import PASSWORD
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("login_limits_clean")]
 

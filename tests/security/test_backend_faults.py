@@ -7,7 +7,7 @@ import pytest
 
 from core.services import api_token_create
 from llm.models import Backend
-from tests.llm.conftest import make_backend
+from tests.fixtures.llm import make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

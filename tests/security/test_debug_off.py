@@ -22,7 +22,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
 from core import embedded
-from tests.conftest import ROOT, wait_until
+from tests.fixtures.stack import ROOT, wait_until
 
 DEBUG_PAGE_MARKS = ["Traceback", "Django tried these URL patterns", "URLconf", "DEBUG = True", "SECRET_KEY",
                     "INSTALLED_APPS", "Request information"]  # fmt: skip

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 
 from core.services import api_token_create
-from tests.scrape.conftest import Reply
-from tests.security.conftest import browser_login
+from tests.fixtures.pages import browser_login
+from tests.fixtures.web import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -91,7 +91,7 @@ def test_the_apps_own_pages_list_models_without_v1(alice, fake_backend):
 
 def test_no_page_script_calls_v1():
     """/v1 refuses the session, so a page's own script must use the pages' endpoints."""
-    from tests.conftest import ROOT
+    from tests.fixtures.stack import ROOT
 
     scripts = [p for p in ROOT.glob("*/static/**/*.js") if "vendor" not in p.parts]
     scripts += [p for p in ROOT.glob("*/templates/**/*.html")] + list(ROOT.glob("templates/**/*.html"))

@@ -10,9 +10,9 @@ from channels.testing import WebsocketCommunicator
 from chat.models import Conversation
 from core.services import api_token_create
 from orchestrator_site.asgi import application
-from tests.conftest import make_user, session_cookie_for
-from tests.scrape.conftest import Reply
-from tests.security.conftest import browser_login
+from tests.fixtures.pages import browser_login
+from tests.fixtures.users import make_user, session_cookie_for
+from tests.fixtures.web import Reply
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from chat import protocol as p
 from core.services import api_token_create, api_token_revoke
 from orchestrator_site.asgi import application
-from tests.conftest import make_user, session_cookie_for
+from tests.fixtures.users import make_user, session_cookie_for
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
