@@ -6,7 +6,7 @@ class OrchestrationConfig(AppConfig):
     verbose_name = "Orchestrator"
 
     def ready(self) -> None:
-        from core import jobs
+        from core import jobs  # here, not at the top: core.jobs imports models, not loadable before ready()
 
         # Orchestration runs wait on models for minutes: their own queue keeps them from holding up
         # chat, health pings and scrapes.

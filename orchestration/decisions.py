@@ -38,8 +38,13 @@ def agreement_matrix(models: list[str], reviews: list[tuple[int, int, str]]) -> 
     for j in range(n):
         column = [matrix[i][j] for i in range(n) if i != j and matrix[i][j] is not None]
         scores.append(round(mean(column), 4) if column else None)
-    return {"labels": [label(i) for i in range(n)], "models": models, "matrix": matrix, "verdicts": words,
-            "scores": scores}  # fmt: skip
+    return {
+        "labels": [label(i) for i in range(n)],
+        "models": models,
+        "matrix": matrix,
+        "verdicts": words,
+        "scores": scores,
+    }
 
 
 def agreeing(agreement: dict, slot: int) -> int:
@@ -63,21 +68,33 @@ def consensus(ok: list[int], agreement: dict, read: list[str], reviews: int, hal
         return None
     scores = agreement["scores"]
     winner = rank(ok, lambda s: scores[s] if scores[s] is not None else -1, hallucination)
-    return {"method": "consensus", "winner": winner, "support": scores[winner],
-            "reasoning": f"All {len(read)} readable reviews agree."}  # fmt: skip
+    return {
+        "method": "consensus",
+        "winner": winner,
+        "support": scores[winner],
+        "reasoning": f"All {len(read)} readable reviews agree.",
+    }
 
 
 def vote_by_reviews(ok: list[int], agreement: dict, read: list[str], reviews: int, hallucination: dict) -> dict:
     winner = rank(ok, lambda s: agreeing(agreement, s), hallucination)
     counts = {label(s): agreeing(agreement, s) for s in ok}
     if read:
-        reasoning = (f"The reviews disagree; answer {label(winner)} has the most agreeing reviews "
-                     f"({counts[label(winner)]}).")  # fmt: skip
+        reasoning = (
+            f"The reviews disagree; answer {label(winner)} has the most agreeing reviews ({counts[label(winner)]})."
+        )
     else:
-        reasoning = (f"None of the {reviews} reviews could be read; the answer with the fewest signs of "
-                     "hallucination was chosen.")  # fmt: skip
-    return {"method": "vote", "winner": winner, "support": agreement["scores"][winner], "votes": counts,
-            "reasoning": reasoning}  # fmt: skip
+        reasoning = (
+            f"None of the {reviews} reviews could be read; the answer with the fewest signs of "
+            "hallucination was chosen."
+        )
+    return {
+        "method": "vote",
+        "winner": winner,
+        "support": agreement["scores"][winner],
+        "votes": counts,
+        "reasoning": reasoning,
+    }
 
 
 def vote_by_ballots(ok: list[int], choices: list[int | None], hallucination: dict) -> dict:
@@ -89,8 +106,13 @@ def vote_by_ballots(ok: list[int], choices: list[int | None], hallucination: dic
         reasoning = f"Answer {label(winner)} received {counts[winner]} of {len(cast)} readable ballots."
     else:
         reasoning = "No ballot could be read; the answer with the fewest signs of hallucination was chosen."
-    return {"method": "vote", "winner": winner, "support": round(counts[winner] / len(cast), 4) if cast else None,
-            "votes": {label(s): counts[s] for s in ok}, "reasoning": reasoning}  # fmt: skip
+    return {
+        "method": "vote",
+        "winner": winner,
+        "support": round(counts[winner] / len(cast), 4) if cast else None,
+        "votes": {label(s): counts[s] for s in ok},
+        "reasoning": reasoning,
+    }
 
 
 def support_with_ruling(agreement: dict | None, winner: int) -> float:

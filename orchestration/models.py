@@ -60,7 +60,7 @@ class Template(models.Model):
 
 
 class Workflow(models.Model):
-    """Ordered steps (workflows.py); each step's output is a variable for the steps after it."""
+    """Ordered steps (steps.py, run by runner/workflow.py); each step's output is a variable for the later ones."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows")
     name = models.CharField(max_length=100)
@@ -151,10 +151,11 @@ class Task(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"]), models.Index(fields=["user", "status"])]
         constraints = [
             models.UniqueConstraint(
-                fields=["workflow_run", "step_name"], name="one_task_per_workflow_step",
+                fields=["workflow_run", "step_name"],
+                name="one_task_per_workflow_step",
                 condition=models.Q(workflow_run__isnull=False),
             )
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"

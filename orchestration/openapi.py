@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 description of the orchestrator's JSON API, served at /orchestration/api/openapi.json.
 
-Written by hand beside the views (the project's views are plain Django functions; no API framework to
+Written by hand beside the API (api.py: plain Django functions; no API framework to
 generate it from), and kept honest by tests/orchestration/test_openapi.py, which checks that every route is
 described and validates real responses against these schemas.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from functools import cache
 
+from orchestration.steps import STEP_TYPES
 from orchestration.variables import TYPES
-from orchestration.workflows import STEP_TYPES
 
 STATUSES = ["pending", "running", "succeeded", "failed", "cancelled"]
 SUBTASK_STATUSES = [*STATUSES, "skipped"]
@@ -247,7 +247,7 @@ def _schemas() -> dict:
             "type": {"type": "string", "enum": list(STEP_TYPES)},
         },
         required=["name", "type"],
-        description="See orchestration/workflows.py and the README for each type's fields.",
+        description="See orchestration/steps.py and the README for each type's fields.",
     )
     workflow = _obj(
         {

@@ -12,9 +12,13 @@ LIST_MAX = 200
 
 
 def task_list(
-    *, user, status: str | None = None, strategy: str | None = None, query: str | None = None,
+    *,
+    user,
+    status: str | None = None,
+    strategy: str | None = None,
+    query: str | None = None,
     workflow_steps: bool = False,
-) -> QuerySet[Task]:  # fmt: skip
+) -> QuerySet[Task]:
     """The user's tasks, newest first; a workflow's step tasks only when asked for."""
     qs = Task.objects.filter(user=user).select_related("job")
     if not workflow_steps:

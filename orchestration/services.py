@@ -7,7 +7,6 @@ OrchestrationInputError naming the field (a 400), never a job that fails later.
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any
 
@@ -19,53 +18,27 @@ from django.utils import timezone
 
 from core import jobs
 from core.models import Job
+from llm.catalogue import catalogue_get, models_by_id
 from orchestration import variables
 from orchestration.models import Instruction, Status, Task, Template, Workflow, WorkflowRun
-from orchestration.runner import planned_checklist
+from orchestration.runner.common import planned_checklist
+from orchestration.steps import steps_validate
+from orchestration.validation import (
+    ALL_LOADED,
+    PROMPT_MAX,
+    SYSTEM_MAX,
+    TITLE_MAX,
+    OrchestrationConflict,
+    OrchestrationInputError,
+    choice_check,
+    ids_check,
+    knowledge_bases_check,
+    name_check,
+    options_check,
+    text_check,
+)
 
-NAME_MAX = 100
-PROMPT_MAX = 100_000
-SYSTEM_MAX = 50_000
-TITLE_MAX = 300
 KINDS = ("orchestration.task", "orchestration.workflow")
-ALL_LOADED = "all_loaded"
-OPTION_RULES: dict[str, tuple[type, float, float]] = {
-    "temperature": (float, 0.0, 2.0),
-    "max_tokens": (int, 1, 32_768),
-    "review_max_tokens": (int, 16, 8_192),
-    "hallucination_check": (bool, 0, 1),
-}
-
-
-class OrchestrationInputError(ValueError):
-    """The request cannot be done as asked; the message names the field and what to fix."""
-
-
-def _name(value, what: str = "name") -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise OrchestrationInputError(f"{what}: give a name")
-    value = " ".join(value.split())
-    if len(value) > NAME_MAX:
-        raise OrchestrationInputError(f"{what}: at most {NAME_MAX} characters")
-    return value
-
-
-def _text(value, what: str, limit: int, *, required: bool = True) -> str:
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value.strip()):
-        raise OrchestrationInputError(f"{what}: give some text")
-    if len(value) > limit:
-        raise OrchestrationInputError(f"{what}: at most {limit:,} characters")
-    return value
-
-
-def _ids(value, what: str) -> list[int]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise OrchestrationInputError(f"{what}: a list of ids, e.g. [1, 2]")
-    return list(dict.fromkeys(value))
 
 
 def _unique(save) -> Any:
@@ -81,15 +54,15 @@ def _unique(save) -> Any:
 
 def instruction_create(*, user, name, content) -> Instruction:
     """A standing system prompt of the user's; the name is unique among theirs."""
-    name, content = _name(name), _text(content, "content", SYSTEM_MAX)
+    name, content = name_check(name), text_check(content, "content", SYSTEM_MAX)
     return _unique(lambda: Instruction.objects.create(user=user, name=name, content=content))
 
 
 def instruction_update(*, instruction: Instruction, name=None, content=None) -> Instruction:
     if name is not None:
-        instruction.name = _name(name)
+        instruction.name = name_check(name)
     if content is not None:
-        instruction.content = _text(content, "content", SYSTEM_MAX)
+        instruction.content = text_check(content, "content", SYSTEM_MAX)
     return _unique(lambda: instruction.save() or instruction)
 
 
@@ -101,7 +74,7 @@ def instruction_delete(*, instruction: Instruction) -> None:
 
 
 def _template_fields(body, raw_variables) -> tuple[str, list[dict]]:
-    body = _text(body, "body", PROMPT_MAX)
+    body = text_check(body, "body", PROMPT_MAX)
     try:
         specs = variables.specs_validate(raw_variables)
     except variables.VariableError as exc:
@@ -117,22 +90,23 @@ def _template_fields(body, raw_variables) -> tuple[str, list[dict]]:
 
 def template_create(*, user, name, body, variables=None, description="") -> Template:
     """A prompt with typed variables; every placeholder of the body must be declared."""
-    name = _name(name)
+    name = name_check(name)
     body, specs = _template_fields(body, variables)
-    description = _text(description or "", "description", 2000, required=False)
-    return _unique(lambda: Template.objects.create(user=user, name=name, body=body, variables=specs,
-                                                   description=description))  # fmt: skip
+    description = text_check(description or "", "description", 2000, required=False)
+    return _unique(
+        lambda: Template.objects.create(user=user, name=name, body=body, variables=specs, description=description)
+    )
 
 
 def template_update(*, template: Template, name=None, body=None, variables=None, description=None) -> Template:
     if name is not None:
-        template.name = _name(name)
+        template.name = name_check(name)
     if body is not None or variables is not None:
         template.body, template.variables = _template_fields(
             template.body if body is None else body, template.variables if variables is None else variables
         )
     if description is not None:
-        template.description = _text(description, "description", 2000, required=False)
+        template.description = text_check(description, "description", 2000, required=False)
     return _unique(lambda: template.save() or template)
 
 
@@ -154,8 +128,6 @@ def template_render(*, template: Template, values) -> tuple[str, dict]:
 
 def catalogue_models() -> dict[str, bool]:
     """Model id → loaded, for chat models across the enabled backends (the gateway's 5-minute catalogue)."""
-    from llm.catalogue import catalogue_get, models_by_id
-
     try:
         by_id = models_by_id(async_to_sync(catalogue_get)())
     except Exception as exc:  # noqa: BLE001 - a backend down is the user's to know about, in words
@@ -187,52 +159,6 @@ def models_resolve(value, *, what: str = "models") -> list[str]:
     return models
 
 
-def _options(value) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise OrchestrationInputError('options: an object, e.g. {"temperature": 0.7}')
-    out: dict[str, Any] = {}
-    for key, raw in value.items():
-        if key not in OPTION_RULES:
-            raise OrchestrationInputError(f"options: unknown option {key!r} (known: {', '.join(OPTION_RULES)})")
-        kind, low, high = OPTION_RULES[key]
-        if raw is None:
-            continue
-        if kind is bool:
-            if not isinstance(raw, bool):
-                raise OrchestrationInputError(f"options.{key}: true or false")
-            out[key] = raw
-            continue
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or (kind is int and not float(raw).is_integer()):
-            raise OrchestrationInputError(
-                f"options.{key}: a {'whole ' if kind is int else ''}number from {low:g} to {high:g}"
-            )
-        if not math.isfinite(raw) or not low <= raw <= high:
-            raise OrchestrationInputError(f"options.{key}: from {low:g} to {high:g}")
-        out[key] = kind(raw)
-    return out
-
-
-def _choice(value, choices, what: str, default: str) -> str:
-    if value is None or value == "":
-        return default
-    if value not in choices:
-        raise OrchestrationInputError(f"{what}: one of {', '.join(choices)}, not {value!r}")
-    return value
-
-
-def _knowledge_bases(user, value, what: str = "knowledge_base_ids") -> list[int]:
-    from knowledge.selectors import kb_list_owned
-
-    ids = _ids(value, what)
-    owned = set(kb_list_owned(user=user, ids=ids).values_list("pk", flat=True))
-    missing = [i for i in ids if i not in owned]
-    if missing:
-        raise OrchestrationInputError(f"{what}: you have no knowledge base {missing[0]}")
-    return ids
-
-
 # --- tasks ---
 
 
@@ -242,11 +168,25 @@ def _title_from(prompt: str) -> str:
 
 
 def task_create(
-    *, user, prompt=None, template_id=None, variables=None, instruction_ids=None, system_prompt=None, models=None,
-    strategy=None, tiebreaker=None, judge_model=None, knowledge_base_ids=None, options=None, title=None,
-    idempotency_key: str | None = None, workflow_run: WorkflowRun | None = None, step_name: str = "",
+    *,
+    user,
+    prompt=None,
+    template_id=None,
+    variables=None,
+    instruction_ids=None,
+    system_prompt=None,
+    models=None,
+    strategy=None,
+    tiebreaker=None,
+    judge_model=None,
+    knowledge_base_ids=None,
+    options=None,
+    title=None,
+    idempotency_key: str | None = None,
+    workflow_run: WorkflowRun | None = None,
+    step_name: str = "",
     enqueue: bool = True,
-) -> Task:  # fmt: skip
+) -> Task:
     """Check everything, store the task and queue its job (a workflow step's task is run by its workflow's job
     instead). The same idempotency key returns the task already made. Raises OrchestrationInputError."""
     if idempotency_key:
@@ -272,41 +212,57 @@ def task_create(
     else:
         if variables not in (None, {}):
             raise OrchestrationInputError("variables: only with template_id")
-        prompt = _text(prompt, "prompt", PROMPT_MAX)
+        prompt = text_check(prompt, "prompt", PROMPT_MAX)
     if len(prompt) > PROMPT_MAX:
         raise OrchestrationInputError(f"prompt: at most {PROMPT_MAX:,} characters once rendered")
-    ids = _ids(instruction_ids, "instruction_ids")
+    ids = ids_check(instruction_ids, "instruction_ids")
     instructions = {i.pk: i for i in Instruction.objects.filter(user=user, pk__in=ids)}
     missing = [i for i in ids if i not in instructions]
     if missing:
         raise OrchestrationInputError(f"instruction_ids: you have no instruction {missing[0]}")
-    extra = _text(system_prompt, "system_prompt", SYSTEM_MAX, required=False)
+    extra = text_check(system_prompt, "system_prompt", SYSTEM_MAX, required=False)
     system = "\n\n".join([*(instructions[i].content.strip() for i in ids), extra.strip()]).strip()
-    strategy = _choice(strategy, Task.Strategy.values, "strategy", Task.Strategy.CROSS_VALIDATE)
-    tiebreaker = _choice(tiebreaker, Task.Tiebreaker.values, "tiebreaker", Task.Tiebreaker.JUDGE)
+    strategy = choice_check(strategy, Task.Strategy.values, "strategy", Task.Strategy.CROSS_VALIDATE)
+    tiebreaker = choice_check(tiebreaker, Task.Tiebreaker.values, "tiebreaker", Task.Tiebreaker.JUDGE)
     model_names = models_resolve(models if models is not None else ALL_LOADED)
     if judge_model not in (None, ""):
         if not isinstance(judge_model, str):
             raise OrchestrationInputError("judge_model: a model name")
         models_resolve([judge_model], what="judge_model")
-    kb_ids = _knowledge_bases(user, knowledge_base_ids)
-    opts = _options(options)
+    kb_ids = knowledge_bases_check(user, knowledge_base_ids)
+    opts = options_check(options)
     if title is not None and not isinstance(title, str):
         raise OrchestrationInputError("title: text")
     title = (" ".join((title or "").split()) or _title_from(prompt))[:TITLE_MAX]
     with transaction.atomic():
         task = Task.objects.create(
-            user=user, title=title, prompt=prompt, system_prompt=system, template=template, variables=values,
-            model_names=model_names, strategy=strategy, tiebreaker=tiebreaker, judge_model=judge_model or "",
-            knowledge_base_ids=kb_ids, options=opts, workflow_run=workflow_run, step_name=step_name,
+            user=user,
+            title=title,
+            prompt=prompt,
+            system_prompt=system,
+            template=template,
+            variables=values,
+            model_names=model_names,
+            strategy=strategy,
+            tiebreaker=tiebreaker,
+            judge_model=judge_model or "",
+            knowledge_base_ids=kb_ids,
+            options=opts,
+            workflow_run=workflow_run,
+            step_name=step_name,
             job=workflow_run.job if workflow_run is not None else None,
-        )  # fmt: skip
+        )
         task.instructions.set(instructions.values())
         if workflow_run is None:
             job = jobs.job_create(
-                user=user, kind="orchestration.task", title=title, params={"task_id": task.pk},
-                idempotency_key=idempotency_key, enqueue=enqueue, subtasks=planned_checklist(task),
-            )  # fmt: skip
+                user=user,
+                kind="orchestration.task",
+                title=title,
+                params={"task_id": task.pk},
+                idempotency_key=idempotency_key,
+                enqueue=enqueue,
+                subtasks=planned_checklist(task),
+            )
             if job.params.get("task_id") != task.pk:  # the key was taken a moment ago: that task stands
                 task.delete()
                 return Task.objects.get(job=job)
@@ -318,13 +274,13 @@ def task_create(
 def task_cancel(*, task: Task) -> Task:
     """Ask a running task to stop (in-flight model calls are cancelled within about a second)."""
     if task.workflow_run_id is not None:
-        raise OrchestrationInputError("this task is a step of a workflow run: cancel the run")
+        raise OrchestrationConflict("this task is a step of a workflow run: cancel the run")
     if task.is_finished or task.job is None:
-        raise OrchestrationInputError(f"task {task.pk} already ended ({task.status})")
+        raise OrchestrationConflict(f"task {task.pk} already ended ({task.status})")
     try:
         jobs.job_cancel(task.job)
     except jobs.JobError as exc:
-        raise OrchestrationInputError(str(exc)) from None
+        raise OrchestrationConflict(str(exc)) from None
     task.job.refresh_from_db()
     if task.job.status == Job.Status.CANCELLED:  # it had not started: nothing will run to record it
         Task.objects.filter(pk=task.pk, finished_at__isnull=True).update(
@@ -337,9 +293,9 @@ def task_cancel(*, task: Task) -> Task:
 def task_delete(*, task: Task) -> None:
     """Delete a finished task with its answers, reviews, decision and its job's log."""
     if task.workflow_run_id is not None:
-        raise OrchestrationInputError("this task is a step of a workflow run and is kept with the run")
+        raise OrchestrationConflict("this task is a step of a workflow run and is kept with the run")
     if not task.is_finished:
-        raise OrchestrationInputError(f"task {task.pk} is still {task.status}: cancel it first")
+        raise OrchestrationConflict(f"task {task.pk} is still {task.status}: cancel it first")
     with transaction.atomic():
         job_id = task.job_id
         task.delete()  # its subtasks go with it
@@ -348,14 +304,25 @@ def task_delete(*, task: Task) -> None:
 
 
 def task_rerun(*, task: Task) -> Task:
-    """The same question to the same models again, as a new task (the first keeps its results)."""
+    """The same question to the same models again, as a new task (the first keeps its results). A task that
+    cannot be asked again as it was (a model gone since) is a conflict, not bad input: the caller sent none."""
     if task.workflow_run_id is not None:
-        raise OrchestrationInputError("this task is a step of a workflow run: run the workflow again")
-    return task_create(
-        user=task.user, prompt=task.prompt, system_prompt=task.system_prompt, models=list(task.model_names),
-        strategy=task.strategy, tiebreaker=task.tiebreaker, judge_model=task.judge_model or None,
-        knowledge_base_ids=list(task.knowledge_base_ids), options=dict(task.options), title=task.title,
-    )  # fmt: skip
+        raise OrchestrationConflict("this task is a step of a workflow run: run the workflow again")
+    try:
+        return task_create(
+            user=task.user,
+            prompt=task.prompt,
+            system_prompt=task.system_prompt,
+            models=list(task.model_names),
+            strategy=task.strategy,
+            tiebreaker=task.tiebreaker,
+            judge_model=task.judge_model or None,
+            knowledge_base_ids=list(task.knowledge_base_ids),
+            options=dict(task.options),
+            title=task.title,
+        )
+    except OrchestrationInputError as exc:
+        raise OrchestrationConflict(exc.message, field=exc.field) from None
 
 
 # --- workflows ---
@@ -363,29 +330,26 @@ def task_rerun(*, task: Task) -> Task:
 
 def workflow_create(*, user, name, steps, inputs=None, description="") -> Workflow:
     """A saved workflow; its steps are checked now (types, fields, references to earlier steps)."""
-    from orchestration import workflows
-
-    name = _name(name)
+    name = name_check(name)
     specs = _input_specs(inputs)
-    steps = workflows.steps_validate(user=user, steps=steps, inputs=specs)
-    description = _text(description or "", "description", 2000, required=False)
-    return _unique(lambda: Workflow.objects.create(user=user, name=name, inputs=specs, steps=steps,
-                                                   description=description))  # fmt: skip
+    steps = steps_validate(user=user, steps=steps, inputs=specs)
+    description = text_check(description or "", "description", 2000, required=False)
+    return _unique(
+        lambda: Workflow.objects.create(user=user, name=name, inputs=specs, steps=steps, description=description)
+    )
 
 
 def workflow_update(*, workflow: Workflow, name=None, steps=None, inputs=None, description=None) -> Workflow:
-    from orchestration import workflows
-
     if name is not None:
-        workflow.name = _name(name)
+        workflow.name = name_check(name)
     if inputs is not None:
         workflow.inputs = _input_specs(inputs)
     if steps is not None or inputs is not None:
-        workflow.steps = workflows.steps_validate(
+        workflow.steps = steps_validate(
             user=workflow.user, steps=workflow.steps if steps is None else steps, inputs=workflow.inputs
         )
     if description is not None:
-        workflow.description = _text(description, "description", 2000, required=False)
+        workflow.description = text_check(description, "description", 2000, required=False)
     return _unique(lambda: workflow.save() or workflow)
 
 
@@ -421,11 +385,23 @@ def workflow_run_start(*, workflow: Workflow, inputs=None, idempotency_key: str 
     with transaction.atomic():
         run = WorkflowRun.objects.create(user=user, workflow=workflow, inputs=values, steps=workflow.steps)
         job = jobs.job_create(
-            user=user, kind="orchestration.workflow", title=f"Workflow {workflow.name}"[:TITLE_MAX],
-            params={"run_id": run.pk}, idempotency_key=idempotency_key,
-            subtasks=[{"id": s["name"], "title": f"{s['type']}: {s['name']}", "status": "pending",
-                       "completed_at": None, "kind": s["type"], "model": s.get("model", "")} for s in workflow.steps],
-        )  # fmt: skip
+            user=user,
+            kind="orchestration.workflow",
+            title=f"Workflow {workflow.name}"[:TITLE_MAX],
+            params={"run_id": run.pk},
+            idempotency_key=idempotency_key,
+            subtasks=[
+                {
+                    "id": s["name"],
+                    "title": f"{s['type']}: {s['name']}",
+                    "status": "pending",
+                    "completed_at": None,
+                    "kind": s["type"],
+                    "model": s.get("model", ""),
+                }
+                for s in workflow.steps
+            ],
+        )
         if job.params.get("run_id") != run.pk:
             run.delete()
             return WorkflowRun.objects.get(job=job)
@@ -436,11 +412,11 @@ def workflow_run_start(*, workflow: Workflow, inputs=None, idempotency_key: str 
 
 def run_cancel(*, run: WorkflowRun) -> WorkflowRun:
     if run.status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED) or run.job is None:
-        raise OrchestrationInputError(f"run {run.pk} already ended ({run.status})")
+        raise OrchestrationConflict(f"run {run.pk} already ended ({run.status})")
     try:
         jobs.job_cancel(run.job)
     except jobs.JobError as exc:
-        raise OrchestrationInputError(str(exc)) from None
+        raise OrchestrationConflict(str(exc)) from None
     run.job.refresh_from_db()
     if run.job.status == Job.Status.CANCELLED:
         WorkflowRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(

@@ -73,8 +73,14 @@ def specs_validate(raw: Any, *, where: str = "variables") -> list[dict]:
         description = item.get("description", "")
         if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
             raise VariableError(f"{label}: description is text of at most {DESCRIPTION_MAX} characters")
-        spec = {"name": name, "type": kind, "required": True, "default": None, "choices": choices,
-                "description": description}  # fmt: skip
+        spec = {
+            "name": name,
+            "type": kind,
+            "required": True,
+            "default": None,
+            "choices": choices,
+            "description": description,
+        }
         if "default" in item and item["default"] is not None:
             spec["default"] = value_coerce(spec, item["default"], what="default of")
         required = item.get("required", spec["default"] is None)

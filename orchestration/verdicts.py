@@ -19,8 +19,18 @@ REASON_MAX = 1000
 CLAIMS_MAX = 20
 
 _AGREE_WORDS = {"agree", "agrees", "agreed", "yes", "true", "correct", "accurate", "right", "supported", "valid"}
-_DISAGREE_WORDS = {"disagree", "disagrees", "disagreed", "no", "false", "incorrect", "inaccurate", "wrong",
-                   "unsupported", "invalid"}  # fmt: skip
+_DISAGREE_WORDS = {
+    "disagree",
+    "disagrees",
+    "disagreed",
+    "no",
+    "false",
+    "incorrect",
+    "inaccurate",
+    "wrong",
+    "unsupported",
+    "invalid",
+}
 
 REVIEW_SYSTEM = (
     "You check another assistant's answer to a question. Go through it claim by claim. "
@@ -160,11 +170,13 @@ def review_parse(text: str) -> Review:
         if isinstance(raw_claims, list):
             for item in raw_claims[:CLAIMS_MAX]:
                 if isinstance(item, dict):
-                    claims.append({
-                        "claim": _text(item.get("claim") or item.get("text"), 500),
-                        "verdict": verdict_word(item.get("verdict")) or UNPARSED,
-                        "reason": _text(item.get("reason") or item.get("reasons"), 500),
-                    })  # fmt: skip
+                    claims.append(
+                        {
+                            "claim": _text(item.get("claim") or item.get("text"), 500),
+                            "verdict": verdict_word(item.get("verdict")) or UNPARSED,
+                            "reason": _text(item.get("reason") or item.get("reasons"), 500),
+                        }
+                    )
                 elif isinstance(item, str):
                     claims.append({"claim": item[:500], "verdict": UNPARSED, "reason": ""})
         verdict = None
@@ -216,8 +228,11 @@ def choice_parse(
             r"(?:(?i:answer)\s+)?([A-Z]{1,2})(?![A-Za-z])",
             stripped,
         )
-        set_off = lead and (not lead.group(3) or any(c in lead.group(2) for c in "-:.)")
-                            or lead.group(3).lower().startswith(("is ", "because")))  # fmt: skip
+        set_off = lead and (
+            not lead.group(3)
+            or any(c in lead.group(2) for c in "-:.)")
+            or lead.group(3).lower().startswith(("is ", "because"))
+        )
         if set_off:
             candidates.append(lead.group(1))
             reason = lead.group(3).strip()[:REASON_MAX]

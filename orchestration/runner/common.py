@@ -7,8 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from llm import gateway
 from orchestration import verdicts
 from orchestration.models import Subtask, Task
 
@@ -45,8 +47,6 @@ def _iso(value) -> str | None:
 
 
 def _describe(exc: BaseException) -> str:
-    from llm import gateway
-
     if isinstance(exc, gateway.GatewayError):
         return exc.message[:ERROR_MAX]
     if isinstance(exc, TimeoutError):
@@ -67,8 +67,10 @@ def plan(task: Task) -> list[tuple[str, str, str, str]]:
     if n >= 2 and task.strategy == Task.Strategy.CROSS_VALIDATE:
         planned += [
             (f"review-{i}-{j}", Subtask.Kind.REVIEW, f"{label(i)} reviews {label(j)} · {models[i]}", models[i])
-            for i in range(n) for j in range(n) if i != j
-        ]  # fmt: skip
+            for i in range(n)
+            for j in range(n)
+            if i != j
+        ]
     if n >= 2 and task.strategy == Task.Strategy.VOTE:
         planned += [(f"vote-{i}", Subtask.Kind.VOTE, f"{label(i)} votes · {m}", m) for i, m in enumerate(models)]
     planned.append(("decision", Subtask.Kind.DECISION, "Decision", ""))
@@ -77,19 +79,25 @@ def plan(task: Task) -> list[tuple[str, str, str, str]]:
 
 def planned_checklist(task: Task) -> list[dict]:
     """The checklist before anything ran (every subtask pending), for the job's first `task:update`."""
-    return [{"id": key, "title": title, "status": "pending", "completed_at": None, "kind": kind, "model": model}
-            for key, kind, title, model in plan(task)]  # fmt: skip
+    return [
+        {"id": key, "title": title, "status": "pending", "completed_at": None, "kind": kind, "model": model}
+        for key, kind, title, model in plan(task)
+    ]
 
 
 def checklist_entry(row: Subtask) -> dict:
     """One subtask as `task:update` carries it: {id, title, status} plus completed_at, kind and model."""
-    return {"id": row.key, "title": row.title, "status": row.status, "completed_at": _iso(row.completed_at),
-            "kind": row.kind, "model": row.model}  # fmt: skip
+    return {
+        "id": row.key,
+        "title": row.title,
+        "status": row.status,
+        "completed_at": _iso(row.completed_at),
+        "kind": row.kind,
+        "model": row.model,
+    }
 
 
 async def _user_of(task: Task):
-    from django.contrib.auth import get_user_model
-
     return await get_user_model().objects.aget(pk=task.user_id)
 
 
@@ -97,18 +105,25 @@ def _report_summary(report) -> dict:
     """What a task keeps of a detector report: the verdict, the signals and the doubtful sentences only."""
     data = report.to_dict()
     return {
-        "score": data["score"], "verdict": data["verdict"], "mode": data["mode"],
+        "score": data["score"],
+        "verdict": data["verdict"],
+        "mode": data["mode"],
         "signals": {name: {"score": s["score"], "used": s["used"]} for name, s in data["signals"].items()},
         "flagged": [s for s in data["sentences"] if s["label"] != "supported"][:20],
         "ms": data["ms"],
-    }  # fmt: skip
+    }
 
 
 def task_summary(task: Task) -> dict:
     """The job's result for a finished task (what `task:update` carries at the end)."""
     decision = task.decision or {}
     return {
-        "task_id": task.pk, "status": task.status, "final_answer": task.final_answer, "confidence": task.confidence,
-        "method": decision.get("method"), "winner": decision.get("label"), "model": decision.get("model"),
+        "task_id": task.pk,
+        "status": task.status,
+        "final_answer": task.final_answer,
+        "confidence": task.confidence,
+        "method": decision.get("method"),
+        "winner": decision.get("label"),
+        "model": decision.get("model"),
         "error": task.error or None,
-    }  # fmt: skip
+    }

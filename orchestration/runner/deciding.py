@@ -42,8 +42,12 @@ class Deciding:
         self._write(row, status=State.RUNNING, started_at=_now())
         risk = self._hallucination_scores()
         if len(ok) == 1:
-            decision = {"method": "single", "winner": ok[0], "support": None,
-                        "reasoning": "Only one model answered, so there was nothing to compare."}  # fmt: skip
+            decision = {
+                "method": "single",
+                "winner": ok[0],
+                "support": None,
+                "reasoning": "Only one model answered, so there was nothing to compare.",
+            }
         elif strategy == Task.Strategy.CROSS_VALIDATE:
             decision = await self._decide_reviews(ok, agreement, row)
         elif strategy == Task.Strategy.VOTE:
@@ -58,8 +62,12 @@ class Deciding:
         fields = {"status": State.SUCCEEDED, "completed_at": _now(), "data": decision}
         if decision.get("judge_failed"):
             fields.update(status=State.FAILED, error=decision["judge_failed"])
-        row.title = {"consensus": "Decision: consensus", "judge": "Decision: judge", "vote": "Decision: vote",
-                     "single": "Decision: one answer"}.get(decision["method"], "Decision")  # fmt: skip
+        row.title = {
+            "consensus": "Decision: consensus",
+            "judge": "Decision: judge",
+            "vote": "Decision: vote",
+            "single": "Decision: one answer",
+        }.get(decision["method"], "Decision")
         fields["title"] = row.title
         await self._write(row, **fields)
         return decision
@@ -105,24 +113,46 @@ class Deciding:
         try:
             result = await self._chat(
                 messages=verdicts.judge_messages(question=self.task.prompt, answers=answers, reviews=reviews),
-                model=model, temperature=0.0, json=True, max_tokens=DECISION_MAX_TOKENS,
-            )  # fmt: skip
+                model=model,
+                temperature=0.0,
+                json=True,
+                max_tokens=DECISION_MAX_TOKENS,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a failed judge falls back to the reviews, recorded
             winner = decisions.rank(ok, lambda s: 0, self._hallucination_scores())
-            return {"method": "fallback", "winner": winner, "support": None, "judge_model": model,
-                    "judge_failed": f"the judge {model} failed: {_describe(exc)}",
-                    "reasoning": f"The judge {model} failed ({_describe(exc)})."}  # fmt: skip
+            return {
+                "method": "fallback",
+                "winner": winner,
+                "support": None,
+                "judge_model": model,
+                "judge_failed": f"the judge {model} failed: {_describe(exc)}",
+                "reasoning": f"The judge {model} failed ({_describe(exc)}).",
+            }
         measured = self._measured(result, started)
         self._write(row, content=result.content, **measured)
         choice = verdicts.choice_parse(result.content, set(ok))
         if not choice.parsed:
             winner = decisions.rank(ok, lambda s: 0, self._hallucination_scores())
-            return {"method": "fallback", "winner": winner, "support": None, "judge_model": model, "raw": result.content[:2000],
-                    "reasoning": f"The judge's ruling could not be read; answer {verdicts.label(winner)} has the fewest signs of hallucination."}  # fmt: skip
-        return {"method": "judge", "winner": choice.slot, "support": None, "judge_model": model,
-                "reasoning": choice.reason or "(the judge gave no reason)"}  # fmt: skip
+            return {
+                "method": "fallback",
+                "winner": winner,
+                "support": None,
+                "judge_model": model,
+                "raw": result.content[:2000],
+                "reasoning": (
+                    f"The judge's ruling could not be read; answer {verdicts.label(winner)} has the fewest signs "
+                    "of hallucination."
+                ),
+            }
+        return {
+            "method": "judge",
+            "winner": choice.slot,
+            "support": None,
+            "judge_model": model,
+            "reasoning": choice.reason or "(the judge gave no reason)",
+        }
 
     # --- the end ---
 

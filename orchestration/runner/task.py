@@ -20,6 +20,9 @@ from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 
+from chat.grounding import retrieve
+from llm import gateway
+from llm.validation import response_check
 from orchestration import decisions, verdicts
 from orchestration.models import Status, Subtask, Task
 from orchestration.runner.common import (
@@ -117,10 +120,12 @@ class TaskRunner(Deciding):
     async def _plan(self) -> None:
         planned = plan(self.task)
         await Subtask.objects.abulk_create(
-            [Subtask(task=self.task, key=k, kind=kind, title=title[:300], model=model, position=i)
-             for i, (k, kind, title, model) in enumerate(planned)],
+            [
+                Subtask(task=self.task, key=k, kind=kind, title=title[:300], model=model, position=i)
+                for i, (k, kind, title, model) in enumerate(planned)
+            ],
             ignore_conflicts=True,
-        )  # fmt: skip
+        )
         self.rows = {row.key: row async for row in Subtask.objects.filter(task=self.task)}
         # A row left running, failed or cancelled by an earlier attempt is asked again; finished ones are kept.
         again = [r for r in self.rows.values() if r.status != State.SUCCEEDED]
@@ -136,8 +141,6 @@ class TaskRunner(Deciding):
         """The knowledge-base chunks for the prompt, as numbered sources in the system prompt."""
         system = self.task.system_prompt.strip()
         if self.task.knowledge_base_ids:
-            from chat.grounding import retrieve
-
             user = await _user_of(self.task)
             grounding = await retrieve(user=user, kb_ids=list(self.task.knowledge_base_ids), query=self.task.prompt)
             self.sources = list(grounding.sources)
@@ -230,8 +233,6 @@ class TaskRunner(Deciding):
         """How many calls to `model` this task makes at once: what its backends accept together (their
         max_concurrency), so a single-slot server (llama.cpp's Python server interrupts the request it is
         serving when another arrives) is asked one thing at a time and several servers share the work."""
-        from llm import gateway
-
         async with self._limits_lock:  # one semaphore per model, even when the first calls start together
             if model not in self._limits:
                 try:
@@ -244,8 +245,6 @@ class TaskRunner(Deciding):
         return self._limits[model]
 
     async def _chat(self, *, messages: list[dict], model: str, max_tokens: int, temperature=None, json=False):
-        from llm import gateway
-
         request = gateway.ChatRequest(
             messages=messages, model=model, max_tokens=max_tokens, temperature=temperature, expect_json=json
         )
@@ -272,12 +271,13 @@ class TaskRunner(Deciding):
     async def _stream(self, slot: int):
         """One answer, streamed: the text so far rides on the task's updates (`text` on the running answer's
         checklist entry, at most every STREAM_PUBLISH_S), so a page shows the answers as they are written."""
-        from llm import gateway
-        from llm.validation import response_check
-
         model, key = self.models[slot], f"answer-{slot}"
-        request = gateway.ChatRequest(messages=self.messages, model=model, temperature=self.options.get("temperature"),
-                                      max_tokens=self.options.get("max_tokens") or ANSWER_MAX_TOKENS)  # fmt: skip
+        request = gateway.ChatRequest(
+            messages=self.messages,
+            model=model,
+            temperature=self.options.get("temperature"),
+            max_tokens=self.options.get("max_tokens") or ANSWER_MAX_TOKENS,
+        )
         parts: list[str] = []
         start = end = None
         async with await self._limit(model):
@@ -297,9 +297,15 @@ class TaskRunner(Deciding):
                 self._partial.pop(key, None)
         content = "".join(parts)
         return gateway.ChatResult(
-            content=content, model=start.model, backend=start.backend, finish_reason=end.finish_reason,
-            usage=end.usage, timings=end.timings, attempts=end.attempts, flags=response_check(content, end.finish_reason),
-        )  # fmt: skip
+            content=content,
+            model=start.model,
+            backend=start.backend,
+            finish_reason=end.finish_reason,
+            usage=end.usage,
+            timings=end.timings,
+            attempts=end.attempts,
+            flags=response_check(content, end.finish_reason),
+        )
 
     async def _answers(self) -> None:
         started = time.perf_counter()
@@ -317,9 +323,14 @@ class TaskRunner(Deciding):
             flags = [{"code": f.code, "reason": f.reason} for f in result.flags]
             if not result.content.strip():
                 raise TaskError(f"the model answered with no text ({EMPTY_RETRIES + 1} times)")
-            data = {"backend": result.backend, "served_by": result.model, "finish_reason": result.finish_reason,
-                    "flags": flags, "timings": result.timings,
-                    "attempts": [a.to_dict() for a in result.attempts]}  # fmt: skip
+            data = {
+                "backend": result.backend,
+                "served_by": result.model,
+                "finish_reason": result.finish_reason,
+                "flags": flags,
+                "timings": result.timings,
+                "attempts": [a.to_dict() for a in result.attempts],
+            }
             return {"content": result.content, "data": data, **self._measured(result, started)}
 
         return work
@@ -355,14 +366,21 @@ class TaskRunner(Deciding):
         async def work() -> dict:
             started = time.perf_counter()
             result = await self._chat(
-                messages=verdicts.review_messages(question=self.task.prompt, answer=self._content(target),
-                                                  sources=self.sources),
-                model=self.models[reviewer], temperature=0.0, json=True,
+                messages=verdicts.review_messages(
+                    question=self.task.prompt, answer=self._content(target), sources=self.sources
+                ),
+                model=self.models[reviewer],
+                temperature=0.0,
+                json=True,
                 max_tokens=self.options.get("review_max_tokens") or REVIEW_MAX_TOKENS,
-            )  # fmt: skip
+            )
             review = verdicts.review_parse(result.content)
-            data = {"reviewer": reviewer, "target": target, **review.to_dict(),
-                    "flags": [{"code": f.code, "reason": f.reason} for f in result.flags]}  # fmt: skip
+            data = {
+                "reviewer": reviewer,
+                "target": target,
+                **review.to_dict(),
+                "flags": [{"code": f.code, "reason": f.reason} for f in result.flags],
+            }
             return {"content": result.content, "data": data, **self._measured(result, started)}
 
         return work
@@ -381,12 +399,19 @@ class TaskRunner(Deciding):
             started = time.perf_counter()
             result = await self._chat(
                 messages=verdicts.ballot_messages(question=self.task.prompt, answers=offered),
-                model=self.models[voter], temperature=0.0, json=True,
+                model=self.models[voter],
+                temperature=0.0,
+                json=True,
                 max_tokens=self.options.get("review_max_tokens") or REVIEW_MAX_TOKENS,
-            )  # fmt: skip
+            )
             choice = verdicts.choice_parse(result.content, set(offered))
-            data = {"voter": voter, "choice": choice.slot, "label": verdicts.label(choice.slot) if choice.parsed else None,
-                    "verdict": "voted" if choice.parsed else verdicts.UNPARSED, "reason": choice.reason}  # fmt: skip
+            data = {
+                "voter": voter,
+                "choice": choice.slot,
+                "label": verdicts.label(choice.slot) if choice.parsed else None,
+                "verdict": "voted" if choice.parsed else verdicts.UNPARSED,
+                "reason": choice.reason,
+            }
             return {"content": result.content, "data": data, **self._measured(result, started)}
 
         return work
@@ -395,6 +420,7 @@ class TaskRunner(Deciding):
         """The detector's score for each answer, called as chat calls it (hallucination/answer_check.py): the
         other answers are its samples (with one answer, more are drawn from its model), the chunks its sources."""
         try:
+            # Imported here: the detector is optional (and heavy), and its absence only skips the scores.
             from hallucination.answer_check import answer_check, embedder
         except ImportError:
             log.warning("the hallucination detector is not installed; answers are not scored")
@@ -409,18 +435,28 @@ class TaskRunner(Deciding):
             others = [self._content(s) for s in ok if s != slot]
             try:
                 report = await asyncio.wait_for(
-                    answer_check(row.content, messages=self.messages, model=self.models[slot], sources=self.sources,
-                                 other_answers=others, max_tokens=self.options.get("max_tokens"), embed=embed),
+                    answer_check(
+                        row.content,
+                        messages=self.messages,
+                        model=self.models[slot],
+                        sources=self.sources,
+                        other_answers=others,
+                        max_tokens=self.options.get("max_tokens"),
+                        embed=embed,
+                    ),
                     timeout,
-                )  # fmt: skip
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the answer stays, unscored, and says why
                 log.warning("task %s: hallucination check of %s failed", self.task.pk, row.key, exc_info=True)
                 await self._write(row, data={**row.data, "hallucination": {"error": _describe(exc)}})
                 return
-            await self._write(row, hallucination_score=round(report.score, 4),
-                              data={**row.data, "hallucination": _report_summary(report)})  # fmt: skip
+            await self._write(
+                row,
+                hallucination_score=round(report.score, 4),
+                data={**row.data, "hallucination": _report_summary(report)},
+            )
 
         await asyncio.gather(*(one(s) for s in ok))
 
@@ -429,10 +465,16 @@ class TaskRunner(Deciding):
         confidence = decisions.confidence(decision.get("support"), self.rows[f"answer-{winner}"].hallucination_score)
         await self.settle()
         fields = {
-            "status": Status.SUCCEEDED, "final_answer": self._content(winner), "confidence": confidence,
-            "decision": decision, "agreement": agreement, "metrics": self._metrics(ok, decision),
-            "progress": 1.0, "finished_at": _now(), "error": "",
-        }  # fmt: skip
+            "status": Status.SUCCEEDED,
+            "final_answer": self._content(winner),
+            "confidence": confidence,
+            "decision": decision,
+            "agreement": agreement,
+            "metrics": self._metrics(ok, decision),
+            "progress": 1.0,
+            "finished_at": _now(),
+            "error": "",
+        }
         written = await Task.objects.filter(pk=self.task.pk, finished_at__isnull=True).aupdate(**fields)
         if written:
             for name, value in fields.items():

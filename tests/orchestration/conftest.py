@@ -70,8 +70,9 @@ def stop_task(task_id: int) -> Task:
     """Cancel a task a test only needed created (or let it end if it already has), so no worker is still running
     it when the next test empties the database."""
     from orchestration import services
+    from orchestration.validation import OrchestrationConflict
 
-    with contextlib.suppress(services.OrchestrationInputError):  # it ended already
+    with contextlib.suppress(OrchestrationConflict):  # it ended already
         services.task_cancel(task=Task.objects.select_related("job").get(pk=task_id))
     return wait_task(task_id, timeout=30)
 

@@ -15,12 +15,23 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 def test_a_script_creates_follows_and_lists_tasks_with_a_token(client, token, scripted, celery_worker):
     auth = bearer(token)
-    instruction = client.post(f"{API}/instructions", {"name": "Short", "content": "Answer in one sentence."},
-                              content_type="application/json", **auth)  # fmt: skip
+    instruction = client.post(
+        f"{API}/instructions",
+        {"name": "Short", "content": "Answer in one sentence."},
+        content_type="application/json",
+        **auth,
+    )
     assert instruction.status_code == 201, instruction.content
     instruction_id = instruction.json()["instruction"]["id"]
-    created = create_task(client, auth, prompt="What is the capital of France?", models=["fake-agree-1", "fake-agree-2"],
-                          instruction_ids=[instruction_id], system_prompt="Be precise.", title="Capital")  # fmt: skip
+    created = create_task(
+        client,
+        auth,
+        prompt="What is the capital of France?",
+        models=["fake-agree-1", "fake-agree-2"],
+        instruction_ids=[instruction_id],
+        system_prompt="Be precise.",
+        title="Capital",
+    )
     assert created["system_prompt"] == "Answer in one sentence.\n\nBe precise."
     assert created["instruction_ids"] == [instruction_id] and created["title"] == "Capital"
     task = wait_task(created["id"])
@@ -41,7 +52,7 @@ def test_a_script_creates_follows_and_lists_tasks_with_a_token(client, token, sc
 
 def test_a_finished_task_is_deleted_with_its_answers_and_job_and_a_running_one_is_not(
     client, token, scripted, celery_worker
-):  # fmt: skip
+):
     from core.models import Job
     from orchestration.models import Subtask
 
@@ -63,7 +74,7 @@ def test_a_finished_task_is_deleted_with_its_answers_and_job_and_a_running_one_i
 def test_without_a_login_or_with_a_wrong_token_it_is_401_json(client):
     assert client.get(f"{API}/tasks").status_code == 401
     response = client.get(f"{API}/tasks", HTTP_AUTHORIZATION="Bearer nope")
-    assert response.status_code == 401 and response.json()["error"] == "unauthorized"
+    assert response.status_code == 401 and response.json()["code"] == "unauthorized"
 
 
 def test_another_users_rows_do_not_exist_for_them(client, alice, bob, scripted, celery_worker):
@@ -77,14 +88,22 @@ def test_another_users_rows_do_not_exist_for_them(client, alice, bob, scripted, 
     wait_job(run.job_id)
     auth = bearer(api_token_create(user=bob, name="bob").secret)
     for method, path in [
-        ("get", f"/tasks/{task.pk}"), ("post", f"/tasks/{task.pk}/cancel"), ("post", f"/tasks/{task.pk}/rerun"),
+        ("get", f"/tasks/{task.pk}"),
+        ("post", f"/tasks/{task.pk}/cancel"),
+        ("post", f"/tasks/{task.pk}/rerun"),
         ("delete", f"/tasks/{task.pk}"),
-        ("get", f"/templates/{template.pk}"), ("patch", f"/templates/{template.pk}"), ("delete", f"/templates/{template.pk}"),
-        ("post", f"/templates/{template.pk}/render"), ("get", f"/instructions/{instruction.pk}"),
-        ("delete", f"/instructions/{instruction.pk}"), ("get", f"/workflows/{workflow.pk}"),
-        ("post", f"/workflows/{workflow.pk}/runs"), ("get", f"/workflows/{workflow.pk}/runs"),
-        ("get", f"/runs/{run.pk}"), ("post", f"/runs/{run.pk}/cancel"),
-    ]:  # fmt: skip
+        ("get", f"/templates/{template.pk}"),
+        ("patch", f"/templates/{template.pk}"),
+        ("delete", f"/templates/{template.pk}"),
+        ("post", f"/templates/{template.pk}/render"),
+        ("get", f"/instructions/{instruction.pk}"),
+        ("delete", f"/instructions/{instruction.pk}"),
+        ("get", f"/workflows/{workflow.pk}"),
+        ("post", f"/workflows/{workflow.pk}/runs"),
+        ("get", f"/workflows/{workflow.pk}/runs"),
+        ("get", f"/runs/{run.pk}"),
+        ("post", f"/runs/{run.pk}/cancel"),
+    ]:
         response = getattr(client, method)(f"{API}{path}", {}, content_type="application/json", **auth)
         assert response.status_code == 404, (method, path, response.content)
         assert response.json()["code"] == "not_found"
@@ -110,14 +129,20 @@ def test_another_users_rows_do_not_exist_for_them(client, alice, bob, scripted, 
         ({"prompt": "q", "models": []}, 'models: a list of model names, or "all_loaded"'),
         ({"prompt": "q", "models": ["no-such-model"]}, "no backend serves the model 'no-such-model'"),
         ({"prompt": "q", "models": ["fake-agree-1"] * 6}, "at most 5 (ORCHESTRATION_MAX_MODELS)"),
-        ({"prompt": "q", "models": ["fake-agree-1"], "strategy": "dice"}, "strategy: one of cross_validate, vote, judge"),
+        (
+            {"prompt": "q", "models": ["fake-agree-1"], "strategy": "dice"},
+            "strategy: one of cross_validate, vote, judge",
+        ),
         ({"prompt": "q", "models": ["fake-agree-1"], "judge_model": "nobody"}, "judge_model: no backend serves"),
-        ({"prompt": "q", "models": ["fake-agree-1"], "options": {"temperature": 9}}, "options.temperature: from 0 to 2"),
+        (
+            {"prompt": "q", "models": ["fake-agree-1"], "options": {"temperature": 9}},
+            "options.temperature: from 0 to 2",
+        ),
         ({"prompt": "q", "models": ["fake-agree-1"], "options": {"colour": 1}}, "unknown option 'colour'"),
         ({"prompt": "q", "models": ["fake-agree-1"], "knowledge_base_ids": [999]}, "you have no knowledge base 999"),
         ({"prompt": "q", "colour": "red"}, "unknown field 'colour'"),
     ],
-)  # fmt: skip
+)
 def test_bad_requests_name_the_problem(alice_client, scripted, body, message):
     response = alice_client.post(f"{API}/tasks", body, content_type="application/json")
     assert response.status_code == 400, response.content
@@ -153,22 +178,26 @@ def test_all_loaded_takes_every_loaded_model(alice_client, scripted):
     stop_task(Task.objects.get().pk)
 
 
-def test_the_task_list_costs_the_same_few_queries_however_many_tasks(alice_client, alice, scripted,
-                                                                    django_assert_max_num_queries):  # fmt: skip
+def test_the_task_list_costs_the_same_few_queries_however_many_tasks(
+    alice_client, alice, scripted, django_assert_max_num_queries
+):
     instruction = services.instruction_create(user=alice, name="I", content="Be brief.")
     for n in range(6):
-        services.task_create(user=alice, prompt=f"q{n}", models=["fake-agree-1"], instruction_ids=[instruction.pk],
-                             enqueue=False)  # fmt: skip
+        services.task_create(
+            user=alice, prompt=f"q{n}", models=["fake-agree-1"], instruction_ids=[instruction.pk], enqueue=False
+        )
     with django_assert_max_num_queries(6):
         listed = alice_client.get(f"{API}/tasks").json()
     assert listed["total"] == 6 and all(t["instruction_ids"] == [instruction.pk] for t in listed["items"])
 
 
 def test_instructions_are_the_owners_to_change(alice_client):
-    created = alice_client.post(f"{API}/instructions", {"name": "French", "content": "Réponds en français."},
-                                content_type="application/json").json()["instruction"]  # fmt: skip
-    changed = alice_client.patch(f"{API}/instructions/{created['id']}", {"content": "Answer in French."},
-                                 content_type="application/json")  # fmt: skip
+    created = alice_client.post(
+        f"{API}/instructions", {"name": "French", "content": "Réponds en français."}, content_type="application/json"
+    ).json()["instruction"]
+    changed = alice_client.patch(
+        f"{API}/instructions/{created['id']}", {"content": "Answer in French."}, content_type="application/json"
+    )
     assert changed.json()["instruction"]["content"] == "Answer in French."
     assert alice_client.get(f"{API}/instructions").json()["instructions"][0]["name"] == "French"
     assert alice_client.delete(f"{API}/instructions/{created['id']}").status_code == 204

@@ -45,8 +45,9 @@ def test_agreeing_answers_reach_a_consensus_with_every_subtask_recorded(alice_cl
 
 
 def test_knowledge_bases_ground_the_answers_the_reviews_and_the_detector(alice_client, scripted, kb, celery_worker):
-    created = create_task(alice_client, prompt="What is the capital of France?", models=AGREEING[:2],
-                          knowledge_base_ids=[kb.pk])  # fmt: skip
+    created = create_task(
+        alice_client, prompt="What is the capital of France?", models=AGREEING[:2], knowledge_base_ids=[kb.pk]
+    )
     task = wait_task(created["id"])
     assert task.status == "succeeded", task.error
     got = detail(alice_client, task.pk)
@@ -63,8 +64,9 @@ def test_knowledge_bases_ground_the_answers_the_reviews_and_the_detector(alice_c
 
 
 def test_disagreement_goes_to_the_judge_with_answers_and_reviews(alice_client, scripted, celery_worker):
-    created = create_task(alice_client, prompt="What is the capital of France?", models=SPLIT,
-                          judge_model="fake-orch-judge")  # fmt: skip
+    created = create_task(
+        alice_client, prompt="What is the capital of France?", models=SPLIT, judge_model="fake-orch-judge"
+    )
     task = wait_task(created["id"])
     assert task.status == "succeeded", task.error
     got = detail(alice_client, task.pk)
@@ -106,8 +108,13 @@ def test_the_vote_strategy_asks_each_model_for_a_ballot(alice_client, scripted, 
 
 
 def test_the_judge_strategy_asks_the_judge_directly(alice_client, scripted, celery_worker):
-    created = create_task(alice_client, prompt="Capital of France?", models=["fake-disagree", "fake-agree-1"],
-                          strategy="judge", judge_model="fake-orch-judge")  # fmt: skip
+    created = create_task(
+        alice_client,
+        prompt="Capital of France?",
+        models=["fake-disagree", "fake-agree-1"],
+        strategy="judge",
+        judge_model="fake-orch-judge",
+    )
     task = wait_task(created["id"])
     assert task.status == "succeeded", task.error
     assert task.decision["method"] == "judge" and task.decision["label"] == "B"

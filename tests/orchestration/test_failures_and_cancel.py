@@ -9,9 +9,9 @@ import pytest
 
 from core import jobs
 from core.models import Job
-from orchestration import jobs as orchestration_jobs
 from orchestration import services
 from orchestration.models import Subtask, Task
+from orchestration.runner import job as runner_job
 from tests.orchestration.conftest import API, ORCH_RIGHT, create_task, detail, wait_task
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -97,7 +97,7 @@ def test_a_cancel_landing_on_the_final_write_leaves_task_and_job_succeeded(alice
         await Job.objects.filter(pk=job_id).aupdate(cancel_requested=True)
         raise jobs.JobCancelled()
 
-    monkeypatch.setattr(orchestration_jobs, "watched", cancelled_as_it_ends)
+    monkeypatch.setattr(runner_job, "watched", cancelled_as_it_ends)
     task = services.task_create(user=alice, prompt="Capital of France?", models=["fake-agree-1"], enqueue=False)
     job = jobs.job_run(task.job_id)
     task = Task.objects.get(pk=task.pk)

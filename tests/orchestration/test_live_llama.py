@@ -22,8 +22,9 @@ ORDER = {"pending": 0, "running": 1, "succeeded": 2, "failed": 2, "cancelled": 2
 
 async def follow(url: str, token: str, job_id: int, timeout: float = 240) -> list[dict]:
     """Every task:update for the job until it ends, as a subscriber of the real server sees them."""
-    async with connect(url.replace("http://", "ws://") + "/ws",
-                       additional_headers={"Authorization": f"Bearer {token}"}) as ws:  # fmt: skip
+    async with connect(
+        url.replace("http://", "ws://") + "/ws", additional_headers={"Authorization": f"Bearer {token}"}
+    ) as ws:
         assert json.loads(await ws.recv())["type"] == "welcome"
         await ws.send(json.dumps({"type": "task:subscribe", "id": "s", "task_id": job_id}))
         updates = []
@@ -45,8 +46,12 @@ async def test_three_answers_from_two_real_servers_run_to_succeeded_seen_live(
     for backend in (llama, llama2):
         backend.max_concurrency = 1
         await backend.asave(update_fields=["max_concurrency"])
-    body = {"prompt": "Write one sentence about the sea.", "models": [MODEL, MODEL, MODEL], "title": "Colours",
-            "options": {"max_tokens": 24, "review_max_tokens": 48, "temperature": 0.8}}  # fmt: skip
+    body = {
+        "prompt": "Write one sentence about the sea.",
+        "models": [MODEL, MODEL, MODEL],
+        "title": "Colours",
+        "options": {"max_tokens": 24, "review_max_tokens": 48, "temperature": 0.8},
+    }
     async with httpx.AsyncClient(base_url=daphne_url, headers={"Authorization": f"Bearer {token}"}) as http:
         response = await http.post("/orchestration/api/tasks", json=body, timeout=30)
     assert response.status_code == 201, response.text
@@ -74,8 +79,11 @@ async def test_three_answers_from_two_real_servers_run_to_succeeded_seen_live(
     # Answers arrived one by one: some update showed an answer done while another was not.
     assert any(
         0 < sum(s["status"] == "succeeded" for s in u["subtasks"] if s["kind"] == "answer") < 3 for u in updates
-    ) or any(sum(s["status"] == "succeeded" for s in u["subtasks"] if s["kind"] == "answer") == 3 and
-             any(s["status"] != "succeeded" for s in u["subtasks"] if s["kind"] == "review") for u in updates)  # fmt: skip
+    ) or any(
+        sum(s["status"] == "succeeded" for s in u["subtasks"] if s["kind"] == "answer") == 3
+        and any(s["status"] != "succeeded" for s in u["subtasks"] if s["kind"] == "review")
+        for u in updates
+    )
 
     row = await Task.objects.aget(pk=created["id"])
     answers = [s async for s in row.subtasks.filter(kind="answer").order_by("position")]

@@ -18,16 +18,23 @@ async def test_a_subscriber_sees_the_plan_then_the_answers_as_they_stream(script
     scripted.state.tokens_per_s = 20  # 20 words each: a second per answer
     user = await make_user("alice")
     task = await sync_to_async(services.task_create)(
-        user=user, prompt="Tell me something.", models=["fake-ok", "fake-ok"], strategy="judge",
-        judge_model="fake-orch-judge", enqueue=False,
-    )  # fmt: skip
+        user=user,
+        prompt="Tell me something.",
+        models=["fake-ok", "fake-ok"],
+        strategy="judge",
+        judge_model="fake-orch-judge",
+        enqueue=False,
+    )
     ws = await connect_as(user)
     await ws.send(type="task:subscribe", id="s", task_id=task.job_id)
     assert (await ws.recv())["type"] == "task:subscribed"
     first = await ws.recv()
     assert first["status"] == "pending" and first["progress"] == 0
     assert [(s["id"], s["status"]) for s in first["subtasks"]] == [
-        ("answer-0", "pending"), ("answer-1", "pending"), ("decision", "pending")]  # fmt: skip
+        ("answer-0", "pending"),
+        ("answer-1", "pending"),
+        ("decision", "pending"),
+    ]
     from core import jobs
 
     await sync_to_async(jobs.job_enqueue)(task.job)

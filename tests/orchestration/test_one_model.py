@@ -55,9 +55,15 @@ def test_the_same_text_scores_the_same_in_chat_and_in_the_orchestrator(alice, sc
         return None
 
     _content, _model, in_chat = async_to_sync(check_answer)(
-        messages=[{"role": "user", "content": QUESTION}], content=answer.content, finish_reason="stop",
-        model="fake-cool", temperature=0.2, fallbacks=[], sources=[], progress=progress,
-    )  # fmt: skip
+        messages=[{"role": "user", "content": QUESTION}],
+        content=answer.content,
+        finish_reason="stop",
+        model="fake-cool",
+        temperature=0.2,
+        fallbacks=[],
+        sources=[],
+        progress=progress,
+    )
     assert in_chat["verdict"] == in_task["verdict"]
     assert in_chat["score"] == in_task["score"] == answer.hallucination_score
     assert in_chat["score"] > 0  # the samples disagree with it: not "0.00 supported"

@@ -13,8 +13,15 @@ from tests.orchestration.conftest import API, wait_job, wait_task
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-TYPES = {"object": dict, "array": list, "string": str, "integer": int, "number": (int, float), "boolean": bool,
-         "null": type(None)}  # fmt: skip
+TYPES = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "null": type(None),
+}
 
 
 class Invalid(AssertionError):
@@ -52,8 +59,9 @@ def check(doc: dict, schema: dict, value, where: str = "$") -> None:
     kind = schema.get("type")
     if kind is not None:
         kinds = kind if isinstance(kind, list) else [kind]
-        ok = any(isinstance(value, TYPES[k]) and not (k in ("integer", "number") and isinstance(value, bool))
-                 for k in kinds)  # fmt: skip
+        ok = any(
+            isinstance(value, TYPES[k]) and not (k in ("integer", "number") and isinstance(value, bool)) for k in kinds
+        )
         if not ok:
             raise Invalid(f"{where}: expected {kinds}, got {value!r:.80}")
     if "enum" in schema and value not in schema["enum"]:
@@ -142,9 +150,11 @@ def test_the_methods_described_are_exactly_the_methods_served(alice_client, doc)
 
 
 def test_real_responses_match_the_schema(alice_client, doc, scripted, celery_worker):
-    created_response = alice_client.post(f"{API}/tasks", {"prompt": "Capital of France?",
-                                         "models": ["fake-agree-1", "fake-disagree"], "judge_model": "fake-orch-judge"},
-                                         content_type="application/json")  # fmt: skip
+    created_response = alice_client.post(
+        f"{API}/tasks",
+        {"prompt": "Capital of France?", "models": ["fake-agree-1", "fake-disagree"], "judge_model": "fake-orch-judge"},
+        content_type="application/json",
+    )
     created = valid(doc, created_response, f"{API}/tasks", "post")["task"]
     check(
         doc, doc["components"]["schemas"]["TaskCreate"], {"prompt": "q", "models": ["a"], "options": {"temperature": 1}}
@@ -163,23 +173,56 @@ def test_real_responses_match_the_schema(alice_client, doc, scripted, celery_wor
     wait_task(rerun["task"]["id"])
     valid(doc, alice_client.get(f"{API}/models"), f"{API}/models")
 
-    template = valid(doc, alice_client.post(f"{API}/templates", {"name": "T", "body": "On {{ x }}", "variables": [
-        {"name": "x", "type": "choice", "choices": ["a", "b"]}]}, content_type="application/json"),
-        f"{API}/templates", "post")["template"]  # fmt: skip
+    template = valid(
+        doc,
+        alice_client.post(
+            f"{API}/templates",
+            {"name": "T", "body": "On {{ x }}", "variables": [{"name": "x", "type": "choice", "choices": ["a", "b"]}]},
+            content_type="application/json",
+        ),
+        f"{API}/templates",
+        "post",
+    )["template"]
     valid(doc, alice_client.get(f"{API}/templates"), f"{API}/templates")
-    valid(doc, alice_client.post(f"{API}/templates/{template['id']}/render", {"variables": {"x": "a"}},
-                                 content_type="application/json"), f"{API}/templates/{{pk}}/render", "post")  # fmt: skip
-    valid(doc, alice_client.post(f"{API}/instructions", {"name": "I", "content": "c"}, content_type="application/json"),
-          f"{API}/instructions", "post")  # fmt: skip
+    valid(
+        doc,
+        alice_client.post(
+            f"{API}/templates/{template['id']}/render", {"variables": {"x": "a"}}, content_type="application/json"
+        ),
+        f"{API}/templates/{{pk}}/render",
+        "post",
+    )
+    valid(
+        doc,
+        alice_client.post(f"{API}/instructions", {"name": "I", "content": "c"}, content_type="application/json"),
+        f"{API}/instructions",
+        "post",
+    )
     valid(doc, alice_client.get(f"{API}/instructions"), f"{API}/instructions")
 
-    workflow = valid(doc, alice_client.post(f"{API}/workflows", {"name": "W", "steps": [
-        {"name": "say", "type": "prompt", "model": "fake-agree-1", "prompt": "Capital?"},
-        {"name": "sure", "type": "branch", "value": "1", "threshold": 0.5},
-    ]}, content_type="application/json"), f"{API}/workflows", "post")["workflow"]  # fmt: skip
+    workflow = valid(
+        doc,
+        alice_client.post(
+            f"{API}/workflows",
+            {
+                "name": "W",
+                "steps": [
+                    {"name": "say", "type": "prompt", "model": "fake-agree-1", "prompt": "Capital?"},
+                    {"name": "sure", "type": "branch", "value": "1", "threshold": 0.5},
+                ],
+            },
+            content_type="application/json",
+        ),
+        f"{API}/workflows",
+        "post",
+    )["workflow"]
     valid(doc, alice_client.get(f"{API}/workflows/{workflow['id']}"), f"{API}/workflows/{{pk}}")
-    run = valid(doc, alice_client.post(f"{API}/workflows/{workflow['id']}/runs", {}, content_type="application/json"),
-                f"{API}/workflows/{{pk}}/runs", "post")["run"]  # fmt: skip
+    run = valid(
+        doc,
+        alice_client.post(f"{API}/workflows/{workflow['id']}/runs", {}, content_type="application/json"),
+        f"{API}/workflows/{{pk}}/runs",
+        "post",
+    )["run"]
     wait_job(run["job_id"])
     done = valid(doc, alice_client.get(f"{API}/runs/{run['id']}"), f"{API}/runs/{{pk}}")["run"]
     assert done["status"] == "succeeded"

@@ -42,16 +42,22 @@ def template_id(alice_client) -> int:
         ({"body": "About {{ subject }}"}, "body: {{ subject }} is not a declared variable"),
         ({"variables": [{"name": "topic", "type": "date"}]}, "type must be one of str, text, int, float, bool, choice"),
         ({"variables": [{"name": "tone", "type": "choice"}]}, "a choice needs `choices`"),
-        ({"variables": [{"name": "n", "type": "int", "default": "many"}]}, "default of variable 'n': expected a whole number"),
+        (
+            {"variables": [{"name": "n", "type": "int", "default": "many"}]},
+            "default of variable 'n': expected a whole number",
+        ),
         ({"variables": [{"name": "topic"}, {"name": "topic"}]}, "variable 'topic' is declared twice"),
         ({"variables": [{"name": "2nd", "type": "str"}]}, "variables[0]: name must be letters"),
         ({"variables": [{"name": "x", "type": "str", "colour": "red"}]}, "unknown key 'colour'"),
         ({"name": ""}, "name: give a name"),
     ],
-)  # fmt: skip
+)
 def test_bad_declarations_are_refused_naming_the_problem(alice_client, change, message):
-    response = post(alice_client, "/templates", {**FACTS, **change} if "body" in change or "name" in change
-                    else {**FACTS, "body": "x", **change})  # fmt: skip
+    response = post(
+        alice_client,
+        "/templates",
+        {**FACTS, **change} if "body" in change or "name" in change else {**FACTS, "body": "x", **change},
+    )
     assert response.status_code == 400
     assert message in response.json()["error"], response.json()
     assert response.json()["code"] == "bad_request"
@@ -72,9 +78,12 @@ def test_a_name_is_unique_per_user(alice_client, template_id):
         ({"topic": "tides", "detailed": "maybe"}, "variable 'detailed': expected true or false, got 'maybe'"),
         ({"topic": ["a", "list"]}, "variable 'topic': expected text, got a list"),
         ({"topic": "two\nlines"}, "variable 'topic': expected one line of text"),
-        ({"topic": "tides", "colour": "red"}, "unknown variable 'colour' (declared: topic, count, tone, extra, detailed)"),
+        (
+            {"topic": "tides", "colour": "red"},
+            "unknown variable 'colour' (declared: topic, count, tone, extra, detailed)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_task_with_missing_or_wrong_typed_variables_is_refused_and_nothing_is_queued(
     alice_client, scripted, template_id, values, message
 ):
@@ -114,21 +123,31 @@ def test_prompt_and_template_together_are_refused(alice_client, template_id):
 
 
 def test_editing_a_template_checks_it_again(alice_client, template_id):
-    response = alice_client.patch(f"{API}/templates/{template_id}", {"body": "About {{ nothing }}"},
-                                  content_type="application/json")  # fmt: skip
+    response = alice_client.patch(
+        f"{API}/templates/{template_id}", {"body": "About {{ nothing }}"}, content_type="application/json"
+    )
     assert response.status_code == 400 and "{{ nothing }}" in response.json()["error"]
-    response = alice_client.patch(f"{API}/templates/{template_id}", {"body": "Tell me about {{ topic }}."},
-                                  content_type="application/json")  # fmt: skip
+    response = alice_client.patch(
+        f"{API}/templates/{template_id}", {"body": "Tell me about {{ topic }}."}, content_type="application/json"
+    )
     assert response.status_code == 200 and response.json()["template"]["body"] == "Tell me about {{ topic }}."
 
 
 def test_values_follow_the_declared_types():
-    specs = variables.specs_validate([
-        {"name": "n", "type": "int"}, {"name": "x", "type": "float", "required": False},
-        {"name": "b", "type": "bool", "default": False}, {"name": "t", "type": "text", "required": False},
-    ])  # fmt: skip
-    assert variables.values_validate(specs, {"n": " 7 ", "x": "2.5", "t": "a\nb"}) == {"n": 7, "x": 2.5, "b": False,
-                                                                                   "t": "a\nb"}  # fmt: skip
+    specs = variables.specs_validate(
+        [
+            {"name": "n", "type": "int"},
+            {"name": "x", "type": "float", "required": False},
+            {"name": "b", "type": "bool", "default": False},
+            {"name": "t", "type": "text", "required": False},
+        ]
+    )
+    assert variables.values_validate(specs, {"n": " 7 ", "x": "2.5", "t": "a\nb"}) == {
+        "n": 7,
+        "x": 2.5,
+        "b": False,
+        "t": "a\nb",
+    }
     for bad, message in [
         ({"n": True}, "whole number"),
         ({"n": 1, "x": "nan"}, "finite"),

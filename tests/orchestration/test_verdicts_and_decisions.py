@@ -23,7 +23,7 @@ from orchestration import decisions, verdicts
         ('{"verdict": "agree", "claims": [', "unparsed"),
         ("[1, 2, 3]", "unparsed"),
     ],
-)  # fmt: skip
+)
 def test_reviews_are_read_wherever_the_verdict_is(reply, verdict):
     assert verdicts.review_parse(reply).verdict == verdict
 
@@ -52,7 +52,7 @@ def test_claims_are_kept_claim_by_claim():
         ("A careful reading shows nothing.", None),  # "A" as an article is not a ballot
         ("no idea", None),
     ],
-)  # fmt: skip
+)
 def test_ballots_and_rulings_name_an_offered_answer_or_nothing(reply, slot):
     assert verdicts.choice_parse(reply, {0, 1, 2}).slot == slot
 
@@ -64,9 +64,9 @@ def test_labels_go_past_z():
 
 def test_agreement_matrix_and_scores():
     agreement = decisions.agreement_matrix(
-        ["m0", "m1", "m2"], [(0, 1, "agree"), (0, 2, "disagree"), (1, 0, "agree"), (1, 2, "unparsed"),
-                             (2, 0, "failed"), (2, 1, "agree")]
-    )  # fmt: skip
+        ["m0", "m1", "m2"],
+        [(0, 1, "agree"), (0, 2, "disagree"), (1, 0, "agree"), (1, 2, "unparsed"), (2, 0, "failed"), (2, 1, "agree")],
+    )
     assert agreement["matrix"] == [[None, 1, 0], [1, None, None], [None, 1, None]]
     assert agreement["scores"] == [1.0, 1.0, 0.0]
     assert agreement["verdicts"][2][0] == "failed" and agreement["verdicts"][1][1] == "self"

@@ -30,10 +30,26 @@ def start_worker(env: dict, queue: str, name: str) -> subprocess.Popen:
     from orchestrator_site.celery import app
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "orchestrator_site", "worker", "--pool", "solo", "-l", "warning",
-         "-n", f"{name}@%h", "-Q", queue],
-        env={**env, "JOB_STALE_AFTER_S": str(STALE_S)}, cwd=ROOT, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "orchestrator_site",
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "warning",
+            "-n",
+            f"{name}@%h",
+            "-Q",
+            queue,
+        ],
+        env={**env, "JOB_STALE_AFTER_S": str(STALE_S)},
+        cwd=ROOT,
+        start_new_session=True,
+    )
 
     def answers() -> bool:
         return bool(app.control.ping(destination=[f"{name}@{os.uname().nodename}"], timeout=0.5))
@@ -44,16 +60,22 @@ def start_worker(env: dict, queue: str, name: str) -> subprocess.Popen:
 
 def asked_the_question(fake, model: str) -> int:
     return sum(
-        1 for kind, body in fake.state.requests
+        1
+        for kind, body in fake.state.requests
         if kind == "chat" and body["model"] == model and body["messages"][-1]["content"] == PROMPT
-    )  # fmt: skip
+    )
 
 
 def test_a_task_whose_worker_is_killed_resumes_on_another_and_finishes_once(alice, scripted, subprocess_env):
     queue = f"orch-kill-{os.getpid()}"
     scripted.state.slow_first_s = 60  # fake-slow-first keeps its answer in flight until the worker dies
-    task = services.task_create(user=alice, prompt=PROMPT, models=["fake-agree-1", "fake-agree-2", "fake-slow-first"],
-                                judge_model="fake-orch-judge", enqueue=False)  # fmt: skip
+    task = services.task_create(
+        user=alice,
+        prompt=PROMPT,
+        models=["fake-agree-1", "fake-agree-2", "fake-slow-first"],
+        judge_model="fake-orch-judge",
+        enqueue=False,
+    )
     first = start_worker(subprocess_env, queue, f"kill-a-{os.getpid()}")
     second = None
     try:
