@@ -27,9 +27,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from browser import ssrf
 from browser.driver import outside_browser
 from browser.errors import BrowserCrashed, BrowserError, JobTimeout, PoolBusy, Refused, ScriptError
-from browser.job import Job, first_line
 from browser.options import AUTOMATE, WAIT_UNTIL, Options, validate_options
 from browser.pool import BrowserPool, get_pool
+from browser.session import PageSession, first_line
 
 SELECTOR_MAX_CHARS = 1000
 TEXT_MAX_CHARS = 10_000
@@ -218,7 +218,7 @@ class _StepFailed(Exception):
     """A step did not work (element missing, refused URL, …): recorded on the step, the script stops."""
 
 
-def _run_step(job: Job, step: Step, *, out_dir: Path, resolver: ssrf.Resolver, wait_until: str) -> Any:
+def _run_step(job: PageSession, step: Step, *, out_dir: Path, resolver: ssrf.Resolver, wait_until: str) -> Any:
     page, args = job.page, step.args
     try:
         if step.action == "goto":
@@ -271,7 +271,7 @@ def _run_step(job: Job, step: Step, *, out_dir: Path, resolver: ssrf.Resolver, w
         raise _StepFailed(first_line(error)) from None
 
 
-def _extract(job: Job, args: dict[str, Any]) -> Any:
+def _extract(job: PageSession, args: dict[str, Any]) -> Any:
     page, selector, mode = job.page, args["selector"], args.get("as", "text")
     if mode == "list":
         return page.locator(selector).all_inner_texts()
@@ -284,7 +284,7 @@ def _extract(job: Job, args: dict[str, Any]) -> Any:
     return element.evaluate("(e) => e.outerHTML", timeout=job.remaining_ms())
 
 
-def _browser_alive(job: Job) -> bool:
+def _browser_alive(job: PageSession) -> bool:
     browser = job.context.browser
     return browser is not None and browser.is_connected()
 

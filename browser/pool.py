@@ -38,23 +38,32 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from browser import ssrf
 from browser.driver import outside_browser, thread_drivers
 from browser.errors import BrowserCrashed, BrowserError, JobTimeout, MemoryLimitExceeded, PoolBusy
-from browser.job import Job, first_line
 from browser.processes import find_browser_pid, kill_process_tree, process_alive, tree_rss_mb
 from browser.proxy import JobProxy, ProxyLoop
+from browser.session import PageSession, first_line
 
 __all__ = ["BrowserPool", "close_pool", "get_pool", "outside_browser"]
 
 logger = logging.getLogger("browser.pool")
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-dev-shm-usage", "--disable-extensions", "--mute-audio", "--no-default-browser-check",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-dev-shm-usage",
+    "--disable-extensions",
+    "--mute-audio",
+    "--no-default-browser-check",
     # WebRTC may send UDP (STUN) to any address without asking the proxy; allow only proxied traffic.
     "--webrtc-ip-handling-policy=disable_non_proxied_udp",
     # Chromium never needs to resolve a name itself (the proxy does); refuse any lookup it would make.
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]  # fmt: skip
+]
 
 WATCHDOG_INTERVAL_S = 0.25
 MEMORY_CHECK_INTERVAL_S = 1.0
@@ -108,7 +117,7 @@ class BrowserPool:
         self._cond = threading.Condition()
         self._browsers: list[_Browser] = []
         self._launching = 0
-        self._active: dict[int, tuple[Job, _Browser]] = {}
+        self._active: dict[int, tuple[PageSession, _Browser]] = {}
         self._counts = {"launches": 0, "recycles": 0, "crashes": 0, "jobs": 0}
         self._closed = False
         self._proxy_loop: ProxyLoop | None = None
@@ -129,8 +138,8 @@ class BrowserPool:
         max_bytes: int | None = None,
         resolver: ssrf.Resolver | None = None,
         max_rss_mb: int | None = None,
-    ) -> Iterator[Job]:
-        """A Job with a fresh browser context and page, torn down afterwards. Raises PoolBusy when no
+    ) -> Iterator[PageSession]:
+        """A PageSession with a fresh browser context and page, torn down afterwards. Raises PoolBusy when no
         browser frees up in time; inside the block, a dead browser becomes BrowserCrashed, a job past its
         time limit JobTimeout, a browser over its memory limit MemoryLimitExceeded."""
         timeout_s = float(timeout_s or self.job_timeout_s)
@@ -158,9 +167,9 @@ class BrowserPool:
         max_bytes: int | None,
         resolver: ssrf.Resolver | None,
         max_rss_mb: int | None,
-    ) -> Iterator[Job]:
+    ) -> Iterator[PageSession]:
         entry = self._acquire(self.acquire_timeout_s if self.acquire_timeout_s is not None else timeout_s)
-        job: Job | None = None
+        job: PageSession | None = None
         proxy: JobProxy | None = None
         try:
             proxy = JobProxy(
@@ -303,10 +312,14 @@ class BrowserPool:
         dead_end = self._dead_end.getsockname()[1]
         browser = self._driver().chromium.launch(
             executable_path=self.executable,
-            args=[*CHROMIUM_ARGS, f"--proxy-server=http://127.0.0.1:{dead_end}", "--proxy-bypass-list=<-loopback>",
-                  marker],
+            args=[
+                *CHROMIUM_ARGS,
+                f"--proxy-server=http://127.0.0.1:{dead_end}",
+                "--proxy-bypass-list=<-loopback>",
+                marker,
+            ],
             timeout=30_000,
-        )  # fmt: skip
+        )
         with self._cond:
             self._counts["launches"] += 1
         return _Browser(browser=browser, thread=threading.get_ident(), pid=find_browser_pid(marker))
@@ -366,7 +379,7 @@ class BrowserPool:
         javascript: bool,
         timeout_s: float,
         max_rss_mb: int,
-    ) -> Job:
+    ) -> PageSession:
         context = entry.browser.new_context(
             proxy={"server": proxy.url, "bypass": "<-loopback>"},
             service_workers="block",
@@ -377,7 +390,7 @@ class BrowserPool:
         context.set_default_timeout(timeout_s * 1000)
         context.set_default_navigation_timeout(timeout_s * 1000)
         page = context.new_page()
-        job = Job(
+        job = PageSession(
             context=context,
             page=page,
             proxy=proxy,
@@ -414,7 +427,9 @@ class BrowserPool:
         page.on("crash", on_crash)
         return job
 
-    def _translate(self, error: BaseException, job: Job | None, entry: _Browser, timeout_s: float) -> BaseException:
+    def _translate(
+        self, error: BaseException, job: PageSession | None, entry: _Browser, timeout_s: float
+    ) -> BaseException:
         if not isinstance(error, Exception):
             return error  # KeyboardInterrupt, SystemExit, GeneratorExit
         where = job.current_url if job else "the page"

@@ -18,9 +18,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from browser import ssrf
 from browser.driver import outside_browser
 from browser.errors import Cancelled, JobTimeout
-from browser.job import Job
 from browser.options import SCRAPE, validate_options
 from browser.pool import BrowserPool, get_pool
+from browser.session import PageSession
 
 SCREENSHOT_FILE = "screenshot.png"
 PDF_FILE = "page.pdf"
@@ -114,7 +114,7 @@ def scrape(
     }
 
 
-def _wait_for_selector(job: Job, selector: str) -> None:
+def _wait_for_selector(job: PageSession, selector: str) -> None:
     try:
         job.page.wait_for_selector(selector, timeout=job.remaining_ms())
     except PlaywrightTimeoutError:
@@ -159,13 +159,17 @@ def read_page(html: str, *, base_url: str) -> dict[str, Any]:
         if prop.lower().startswith("og:") and prop not in og:
             og[prop] = node.get("content", "").strip()
     description = next(
-        (n.get("content", "").strip() for n in root.xpath("//meta[@name and @content]") if n.get("name").lower() == "description"),
+        (
+            n.get("content", "").strip()
+            for n in root.xpath("//meta[@name and @content]")
+            if n.get("name").lower() == "description"
+        ),
         None,
-    )  # fmt: skip
+    )
     canonical = next(
         (n.get("href") for n in root.xpath("//link[@rel and @href]") if "canonical" in n.get("rel").lower().split()),
         None,
-    )  # fmt: skip
+    )
     lang = root.get("lang") or None
 
     links: list[str] = []

@@ -61,8 +61,11 @@ def _notice(first, best, attempts: list) -> str:
             f"{'another attempt' if len(attempts) == 2 else f'{len(attempts) - 1} more attempts'} "
             "did no better, so the first answer is shown with its doubtful sentences highlighted."
         )
-    how = {"grounded": "with the sources in the prompt", "lower_temperature": "at a lower temperature",
-           "other_model": f"with {best.model}"}.get(best.strategy, f"({best.strategy})")  # fmt: skip
+    how = {
+        "grounded": "with the sources in the prompt",
+        "lower_temperature": "at a lower temperature",
+        "other_model": f"with {best.model}",
+    }.get(best.strategy, f"({best.strategy})")
     return (
         f"The first answer looked unreliable (risk {first.report.score:.2f}); it was written again {how} "
         f"and that answer (risk {best.report.score:.2f}) is shown instead."
@@ -70,32 +73,62 @@ def _notice(first, best, attempts: list) -> str:
 
 
 async def check_answer(
-    *, messages: list[dict], content: str, finish_reason: str, model: str, temperature: float | None,
-    fallbacks: list[str], sources: list[str], progress: Progress, max_tokens: int | None = None,
-) -> tuple[str, str, dict]:  # fmt: skip
+    *,
+    messages: list[dict],
+    content: str,
+    finish_reason: str,
+    model: str,
+    temperature: float | None,
+    fallbacks: list[str],
+    sources: list[str],
+    progress: Progress,
+    max_tokens: int | None = None,
+) -> tuple[str, str, dict]:
     """Score the answer and recover if needed: (content to keep, its model, the `validation` of chat:done).
 
     A check that fails or runs out of time keeps the streamed answer with verdict `unchecked`."""
     checks = _checks(content, finish_reason)
     try:
         return await asyncio.wait_for(
-            _check(messages=messages, content=content, model=model, temperature=temperature, fallbacks=fallbacks,
-                   sources=sources, progress=progress, checks=checks, max_tokens=max_tokens),
+            _check(
+                messages=messages,
+                content=content,
+                model=model,
+                temperature=temperature,
+                fallbacks=fallbacks,
+                sources=sources,
+                progress=progress,
+                checks=checks,
+                max_tokens=max_tokens,
+            ),
             _timeout_s(),
-        )  # fmt: skip
+        )
     except TimeoutError:
         error = f"the check did not finish within {_timeout_s():g} s"
     except Exception as exc:
         log.exception("hallucination check failed")
         error = f"the check failed ({type(exc).__name__}: {exc})"[:300]
-    return content, model, {"verdict": "unchecked", "score": None, "signals": [], "sentences": [], "checks": checks,
-                            "attempts": [], "chosen": None, "replaced": False, "error": error,
-                            "notice": f"This answer could not be checked: {error}."}  # fmt: skip
+    return (
+        content,
+        model,
+        {
+            "verdict": "unchecked",
+            "score": None,
+            "signals": [],
+            "sentences": [],
+            "checks": checks,
+            "attempts": [],
+            "chosen": None,
+            "replaced": False,
+            "error": error,
+            "notice": f"This answer could not be checked: {error}.",
+        },
+    )
 
 
 async def _check(
     *, messages, content, model, temperature, fallbacks, sources, progress, checks, max_tokens
-) -> tuple[str, str, dict]:  # fmt: skip
+) -> tuple[str, str, dict]:
     from hallucination import detector
     from hallucination.answer_check import answer_check, embedder, question_of
 
@@ -118,11 +151,18 @@ async def _check(
                 await progress({"stage": "recovering", "attempt": len(tried) + 1})
 
         best, attempts = await detector.recover(
-            messages, first, model=model or None, fallback_models=fallbacks, sources=sources,
-            max_attempts=settings.HALLUCINATION_MAX_RECOVERY, prompt=prompt,
-            judge_model=settings.HALLUCINATION_JUDGE_MODEL or None, embed=embed, max_tokens=max_tokens,
+            messages,
+            first,
+            model=model or None,
+            fallback_models=fallbacks,
+            sources=sources,
+            max_attempts=settings.HALLUCINATION_MAX_RECOVERY,
+            prompt=prompt,
+            judge_model=settings.HALLUCINATION_JUDGE_MODEL or None,
+            embed=embed,
+            max_tokens=max_tokens,
             on_attempt=on_attempt,
-        )  # fmt: skip
+        )
     attempts = list(attempts)
     validation = {
         "verdict": best.report.verdict,

@@ -10,7 +10,7 @@ import weakref
 from django.conf import settings
 
 from chat.protocol import CLOSE_RESTARTING
-from llm import state
+from core import redis_clients
 
 CONNS_KEY = "orch:ws:conns"
 CONN_TTL_S = 90  # a connection not seen for this long (its process died) no longer counts
@@ -60,31 +60,33 @@ async def rate_limit_check(user_id: int, kind: str) -> float:
         checks.append((f"orch:rl:{user_id}:{kind}", per_minute / 60.0, burst))
     global _buckets_script
     if _buckets_script is None:
-        _buckets_script = state.client().register_script(_BUCKETS)  # EVALSHA: the script is sent once
+        _buckets_script = redis_clients.client().register_script(_BUCKETS)  # EVALSHA: the script is sent once
     args: list = [time.time()]
     for _key, rate, burst in checks:
         args += [rate, burst]
-    allowed, wait = await _buckets_script(keys=[key for key, _r, _b in checks], args=args, client=state.client())
+    allowed, wait = await _buckets_script(
+        keys=[key for key, _r, _b in checks], args=args, client=redis_clients.client()
+    )
     return 0.0 if int(allowed) else max(0.05, float(wait))
 
 
 async def connection_add(consumer, user_id: int) -> None:
     LOCAL.add(consumer)
-    await state.client().zadd(CONNS_KEY, {f"{consumer.channel_name}|{user_id}": time.time()})
+    await redis_clients.client().zadd(CONNS_KEY, {f"{consumer.channel_name}|{user_id}": time.time()})
 
 
 async def connection_touch(consumer, user_id: int) -> None:
-    await state.client().zadd(CONNS_KEY, {f"{consumer.channel_name}|{user_id}": time.time()})
+    await redis_clients.client().zadd(CONNS_KEY, {f"{consumer.channel_name}|{user_id}": time.time()})
 
 
 async def connection_remove(consumer, user_id: int) -> None:
     LOCAL.discard(consumer)
-    await state.client().zrem(CONNS_KEY, f"{consumer.channel_name}|{user_id}")
+    await redis_clients.client().zrem(CONNS_KEY, f"{consumer.channel_name}|{user_id}")
 
 
 async def connections_count() -> dict[int, int]:
     """Open connections per user id, across every process."""
-    client = state.client()
+    client = redis_clients.client()
     await client.zremrangebyscore(CONNS_KEY, 0, time.time() - CONN_TTL_S)
     counts: dict[int, int] = {}
     for member in await client.zrange(CONNS_KEY, 0, -1):

@@ -15,6 +15,7 @@ from django.conf import settings
 from chat import connections, generation, schema, selectors, serializers, services
 from chat import protocol as p
 from core import selectors as core_selectors
+from core.errors import AppError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -127,8 +128,10 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             await handler(self, frame, frame_id)
         except p.ProtocolError as exc:
             await self.send_error(frame_id, exc.code, exc.message, **exc.extra)
-        except selectors.NotFound:
+        except NotFound:
             await self.send_error(frame_id, p.NOT_FOUND, "no such conversation or message")
+        except AppError as exc:  # bad input (a frame field, a service's check) or a conflict: the caller's to fix
+            await self.send_error(frame_id, p.BAD_REQUEST, exc.message)
         except Exception:
             log.exception("ws handler failed")
             await self.send_error(frame_id, p.INTERNAL, "internal error; the connection is still usable")
@@ -153,31 +156,44 @@ class ProtocolConsumer(AsyncWebsocketConsumer):
             # time and its busy-wait sleeps for milliseconds, so there the writes queue on the
             # shared ORM thread; a server database takes them in parallel threads.
             started = services.chat_start(
-                user=self.user, content=data["content"], conversation_id=data["conversation_id"],
-                model=data["model"] or "", system=data["system"], options=options,
+                user=self.user,
+                content=data["content"],
+                conversation_id=data["conversation_id"],
+                model=data["model"] or "",
+                system=data["system"],
+                options=options,
                 knowledge_base_ids=data["knowledge_base_ids"],
-            )  # fmt: skip
+            )
             if started.new:  # nothing before the first message: no need to read it back
                 system = started.conversation.system_prompt
-                history = [*([{"role": "system", "content": system}] if system else []),
-                           {"role": "user", "content": started.user_message.content}]  # fmt: skip
+                history = [
+                    *([{"role": "system", "content": system}] if system else []),
+                    {"role": "user", "content": started.user_message.content},
+                ]
             else:
                 history = selectors.history_for_model(conversation=started.conversation, upto=started.assistant_message)
             return started, history
 
-        try:
-            started, history = await database_sync_to_async(start, thread_sensitive=PARALLEL_WRITES is False)()
-        except services.ChatInputError as exc:
-            raise p.ProtocolError(p.BAD_REQUEST, str(exc)) from None
+        started, history = await database_sync_to_async(start, thread_sensitive=PARALLEL_WRITES is False)()
         await generation.answer_start(
-            user=self.user, conversation=started.conversation, assistant=started.assistant_message,
-            history=history, validate=bool(data["validate"]), kb_ids=started.knowledge_base_ids,
+            user=self.user,
+            conversation=started.conversation,
+            assistant=started.assistant_message,
+            history=history,
+            validate=bool(data["validate"]),
+            kb_ids=started.knowledge_base_ids,
             question=started.user_message.content,
-        )  # fmt: skip
-        await self.send_json({"type": "chat:started", "id": frame_id, "conversation_id": started.conversation.pk,
-                              "user_message_id": started.user_message.pk,
-                              "assistant_message_id": started.assistant_message.pk,
-                              "model": started.assistant_message.model or None})  # fmt: skip
+        )
+        await self.send_json(
+            {
+                "type": "chat:started",
+                "id": frame_id,
+                "conversation_id": started.conversation.pk,
+                "user_message_id": started.user_message.pk,
+                "assistant_message_id": started.assistant_message.pk,
+                "model": started.assistant_message.model or None,
+            }
+        )
         self.follow(started.assistant_message.pk, -1, frame_id)
 
     def follow(self, message_id: int, after_seq: int, frame_id: str | None) -> None:

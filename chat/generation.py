@@ -22,7 +22,8 @@ from channels.db import database_sync_to_async
 
 from chat import checking, grounding, selectors, services
 from chat.models import Message
-from llm import gateway, state
+from core import redis_clients
+from llm import gateway
 from monitoring import counters
 
 log = logging.getLogger(__name__)
@@ -55,19 +56,35 @@ def done_payload(message: Message) -> dict:
     if message.status == Message.Status.FAILED or (
         message.status == Message.Status.PARTIAL and message.finish_reason == "error"
     ):
-        return {"type": "chat:error", **base, "code": "backend_unavailable", "message": message.error or "the answer failed",
-                "partial_content": message.content}  # fmt: skip
+        return {
+            "type": "chat:error",
+            **base,
+            "code": "backend_unavailable",
+            "message": message.error or "the answer failed",
+            "partial_content": message.content,
+        }
     completion = message.completion_tokens
     prompt = message.prompt_tokens
     return {
-        "type": "chat:done", **base, "content": message.content, "model": message.model,
-        "finish_reason": message.finish_reason or ("stop" if message.status == Message.Status.COMPLETE else "cancelled"),
-        "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                  "total_tokens": (prompt or 0) + (completion or 0) if prompt is not None else None},
-        "timings": {"ttft_ms": message.ttft_ms, "total_ms": message.total_ms, "tokens_per_second": message.tokens_per_second},
+        "type": "chat:done",
+        **base,
+        "content": message.content,
+        "model": message.model,
+        "finish_reason": message.finish_reason
+        or ("stop" if message.status == Message.Status.COMPLETE else "cancelled"),
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": (prompt or 0) + (completion or 0) if prompt is not None else None,
+        },
+        "timings": {
+            "ttft_ms": message.ttft_ms,
+            "total_ms": message.total_ms,
+            "tokens_per_second": message.tokens_per_second,
+        },
         **({"citations": message.citations} if message.citations else {}),
         **({"validation": message.validation} if message.validation else {}),
-    }  # fmt: skip
+    }
 
 
 @dataclass
@@ -81,9 +98,14 @@ class GroundOn:
 
 class Generation:
     def __init__(
-        self, *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False,
+        self,
+        *,
+        message_id: int,
+        conversation_id: int,
+        request: gateway.ChatRequest,
+        validate: bool = False,
         ground_on: GroundOn | None = None,
-    ):  # fmt: skip
+    ):
         self.validate = validate
         self.ground_on = ground_on
         self.grounding = grounding.Grounding()
@@ -96,7 +118,7 @@ class Generation:
         self.last_flush = 0.0
         self.last_save = time.monotonic()
         self.flush_timer: asyncio.TimerHandle | None = None
-        self.redis = state.client()
+        self.redis = redis_clients.client()
         self.key = stream_key(message_id)
         self.model = request.model or ""
         self.backend = ""
@@ -139,19 +161,38 @@ class Generation:
         else:
             self._schedule_flush()  # never held back longer than COALESCE_S
 
-    async def finish(self, *, status: str, finish_reason: str = "", error: str = "", code: str = "",
-                     timings: dict | None = None, usage: dict | None = None, attempts: list | None = None,
-                     content: str | None = None, validation: dict | None = None) -> None:  # fmt: skip
+    async def finish(
+        self,
+        *,
+        status: str,
+        finish_reason: str = "",
+        error: str = "",
+        code: str = "",
+        timings: dict | None = None,
+        usage: dict | None = None,
+        attempts: list | None = None,
+        content: str | None = None,
+        validation: dict | None = None,
+    ) -> None:
         """The final state, exactly once. `content` (a recovery attempt's) replaces what streamed."""
         await self.flush()
         content = "".join(self.parts) if content is None else content
 
         def write_and_read() -> Message:  # one hop to the database thread, not two
             services.message_finish(
-                message_id=self.message_id, content=content, status=status, finish_reason=finish_reason, error=error,
-                model=self.model, backend=self.backend, timings=timings, usage=usage, attempts=attempts,
-                citations=self.grounding.citations, validation=validation,
-            )  # fmt: skip
+                message_id=self.message_id,
+                content=content,
+                status=status,
+                finish_reason=finish_reason,
+                error=error,
+                model=self.model,
+                backend=self.backend,
+                timings=timings,
+                usage=usage,
+                attempts=attempts,
+                citations=self.grounding.citations,
+                validation=validation,
+            )
             return Message.objects.get(pk=self.message_id)
 
         message = await database_sync_to_async(write_and_read)()
@@ -163,15 +204,25 @@ class Generation:
         if self.grounding.warning:
             payload["grounding_warning"] = self.grounding.warning
         if code:
-            payload = {"type": "chat:error", "conversation_id": self.conversation_id, "message_id": self.message_id,
-                       "code": code, "message": error, "partial_content": content}  # fmt: skip
+            payload = {
+                "type": "chat:error",
+                "conversation_id": self.conversation_id,
+                "message_id": self.message_id,
+                "code": code,
+                "message": error,
+                "partial_content": content,
+            }
         await self._xadd({"t": "end", "p": json.dumps(payload)})
         await self.redis.delete(alive_key(self.message_id), cancel_key(self.message_id))
 
     async def progress(self, fields: dict) -> None:
         """A frame between the tokens and the end (e.g. chat:validating), to every follower, without a seq."""
-        frame = {"type": "chat:validating", "conversation_id": self.conversation_id, "message_id": self.message_id,
-                 **fields}  # fmt: skip
+        frame = {
+            "type": "chat:validating",
+            "conversation_id": self.conversation_id,
+            "message_id": self.message_id,
+            **fields,
+        }
         await self._xadd({"t": "f", "p": json.dumps(frame)})
 
     async def run(self) -> None:
@@ -195,19 +246,40 @@ class Generation:
             if self.validate:
                 await self.flush()
                 content, self.model, validation = await checking.check_answer(
-                    messages=asked, content="".join(self.parts), finish_reason=end.finish_reason or "stop",
-                    model=self.model, temperature=self.request.temperature, fallbacks=self.request.fallbacks,
-                    sources=self.grounding.sources, progress=self.progress, max_tokens=self.request.max_tokens,
-                )  # fmt: skip
-            await self.finish(status=Message.Status.COMPLETE, finish_reason=end.finish_reason or "stop",
-                              timings=end.timings, usage=end.usage, attempts=attempts, content=content,
-                              validation=validation)  # fmt: skip
+                    messages=asked,
+                    content="".join(self.parts),
+                    finish_reason=end.finish_reason or "stop",
+                    model=self.model,
+                    temperature=self.request.temperature,
+                    fallbacks=self.request.fallbacks,
+                    sources=self.grounding.sources,
+                    progress=self.progress,
+                    max_tokens=self.request.max_tokens,
+                )
+            await self.finish(
+                status=Message.Status.COMPLETE,
+                finish_reason=end.finish_reason or "stop",
+                timings=end.timings,
+                usage=end.usage,
+                attempts=attempts,
+                content=content,
+                validation=validation,
+            )
         except gateway.StreamInterrupted as exc:
-            await self.finish(status=Message.Status.PARTIAL, finish_reason="error", error=str(exc),
-                              code="backend_unavailable", attempts=[a.to_dict() for a in exc.attempts])  # fmt: skip
+            await self.finish(
+                status=Message.Status.PARTIAL,
+                finish_reason="error",
+                error=str(exc),
+                code="backend_unavailable",
+                attempts=[a.to_dict() for a in exc.attempts],
+            )
         except gateway.GatewayError as exc:
-            await self.finish(status=Message.Status.FAILED, error=exc.message, code=exc.code,
-                              attempts=[a.to_dict() for a in exc.attempts])  # fmt: skip
+            await self.finish(
+                status=Message.Status.FAILED,
+                error=exc.message,
+                code=exc.code,
+                attempts=[a.to_dict() for a in exc.attempts],
+            )
         except asyncio.CancelledError:
             # chat:cancel or shutdown: keep what was written, say it was cancelled.
             await asyncio.shield(self.finish(status=Message.Status.PARTIAL, finish_reason="cancelled"))
@@ -252,15 +324,25 @@ async def answer_request(conversation, assistant, *, history: list[dict] | None 
             model = None  # the generation reports backend_unavailable as chat:error
         assistant.model = model or ""
     return gateway.ChatRequest(
-        messages=messages, model=model, temperature=options.get("temperature"),
-        max_tokens=options.get("max_tokens"), top_p=options.get("top_p"), sticky_key=f"conv-{conversation.pk}",
-    )  # fmt: skip
+        messages=messages,
+        model=model,
+        temperature=options.get("temperature"),
+        max_tokens=options.get("max_tokens"),
+        top_p=options.get("top_p"),
+        sticky_key=f"conv-{conversation.pk}",
+    )
 
 
 async def answer_start(
-    *, user, conversation, assistant: Message, validate: bool = False, kb_ids: list[int] | None = None,
-    question: str | None = None, history: list[dict] | None = None,
-) -> asyncio.Task:  # fmt: skip
+    *,
+    user,
+    conversation,
+    assistant: Message,
+    validate: bool = False,
+    kb_ids: list[int] | None = None,
+    question: str | None = None,
+    history: list[dict] | None = None,
+) -> asyncio.Task:
     """Start writing an assistant message (a new answer or a regenerated one): the one way in.
 
     `question` (what grounding searches for) defaults to the last user message of the history."""
@@ -269,15 +351,22 @@ async def answer_start(
         question = next((m["content"] for m in reversed(request.messages) if m["role"] == "user"), "")
     ground_on = GroundOn(user, kb_ids, question) if kb_ids and question else None
     return generation_start(
-        message_id=assistant.pk, conversation_id=conversation.pk, request=request, validate=validate,
+        message_id=assistant.pk,
+        conversation_id=conversation.pk,
+        request=request,
+        validate=validate,
         ground_on=ground_on,
-    )  # fmt: skip
+    )
 
 
 def generation_start(
-    *, message_id: int, conversation_id: int, request: gateway.ChatRequest, validate: bool = False,
+    *,
+    message_id: int,
+    conversation_id: int,
+    request: gateway.ChatRequest,
+    validate: bool = False,
     ground_on: GroundOn | None = None,
-) -> asyncio.Task:  # fmt: skip
+) -> asyncio.Task:
     generation = Generation(
         message_id=message_id, conversation_id=conversation_id, request=request, validate=validate, ground_on=ground_on
     )
@@ -295,7 +384,7 @@ def generation_start(
 
 async def generation_cancel(message_id: int) -> None:
     """Ask the generation to stop, wherever it runs."""
-    await state.client().set(cancel_key(message_id), "1", ex=STREAM_TTL_S)
+    await redis_clients.client().set(cancel_key(message_id), "1", ex=STREAM_TTL_S)
     task = RUNNING.get(message_id)
     if task is not None:
         task.cancel()
@@ -351,7 +440,7 @@ Send = Callable[[dict], Awaitable[None]]
 
 async def follow(*, message_id: int, after_seq: int, frame_id: str | None, send: Send) -> None:
     """Send the frames of an answer after `after_seq`, then live ones, until its end frame."""
-    redis = state.client()
+    redis = redis_clients.client()
     key = stream_key(message_id)
     last_id = "0"
     while True:
@@ -367,8 +456,16 @@ async def follow(*, message_id: int, after_seq: int, frame_id: str | None, send:
                 seq = int(fields["s"])
                 if seq > after_seq:
                     message = await _conversation_of(message_id)
-                    await send({"type": "chat:streaming", "id": frame_id, "conversation_id": message,
-                                "message_id": message_id, "seq": seq, "delta": fields["d"]})  # fmt: skip
+                    await send(
+                        {
+                            "type": "chat:streaming",
+                            "id": frame_id,
+                            "conversation_id": message,
+                            "message_id": message_id,
+                            "seq": seq,
+                            "delta": fields["d"],
+                        }
+                    )
             elif fields["t"] == "f":
                 await send({**json.loads(fields["p"]), "id": frame_id})
             else:
@@ -392,17 +489,20 @@ async def _conversation_of(message_id: int) -> int:
 async def _finished_without_stream(message_id: int, frame_id: str | None, send: Send) -> bool:
     message = await Message.objects.aget(pk=message_id)
     if message.status != Message.Status.STREAMING:
-        if not await state.client().exists(stream_key(message_id)):
+        if not await redis_clients.client().exists(stream_key(message_id)):
             await send({**done_payload(message), "id": frame_id})
             return True
         return False
-    if await state.client().exists(alive_key(message_id)) or message_id in RUNNING:
+    if await redis_clients.client().exists(alive_key(message_id)) or message_id in RUNNING:
         return False
     # Nobody is writing it (its process died): keep what was saved, as partial.
     await database_sync_to_async(services.message_finish)(
-        message_id=message_id, content=message.content, status=Message.Status.PARTIAL, finish_reason="error",
+        message_id=message_id,
+        content=message.content,
+        status=Message.Status.PARTIAL,
+        finish_reason="error",
         error="the server writing this answer stopped",
-    )  # fmt: skip
+    )
     message = await Message.objects.aget(pk=message_id)
     await send({**done_payload(message), "id": frame_id})
     return True

@@ -8,9 +8,11 @@ class Conversation(models.Model):
     system_prompt = models.TextField(blank=True, default="", help_text="Standing instructions for this conversation.")
     model = models.CharField(max_length=200, blank=True, default="", help_text="Empty: the default model.")
     knowledge_bases = models.ManyToManyField(
-        "knowledge.KnowledgeBase", blank=True, related_name="conversations",
+        "knowledge.KnowledgeBase",
+        blank=True,
+        related_name="conversations",
         help_text="Answers are grounded in these and cite them.",
-    )  # fmt: skip
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -58,9 +60,13 @@ class Message(models.Model):
     # Regenerated answers: every version points at the first one (its place in the conversation);
     # exactly one version of a group is shown, the others are kept to flip back to.
     version_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="versions",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="versions",
         help_text="The first answer this one is another version of.",
-    )  # fmt: skip
+    )
     hidden = models.BooleanField(default=False, help_text="Another version of this answer is shown instead.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

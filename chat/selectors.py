@@ -7,10 +7,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from chat.models import Conversation, Message
-
-
-class NotFound(Exception):
-    """The object does not exist for this user (it may exist for another)."""
+from core.errors import NotFound
 
 
 def conversation_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Conversation]:
@@ -25,14 +22,14 @@ def conversation_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[C
 def conversation_get(*, user: AbstractBaseUser, pk: int) -> Conversation:
     found = Conversation.objects.filter(user=user, pk=pk).first()
     if found is None:
-        raise NotFound(f"conversation {pk}")
+        raise NotFound("No such conversation.")
     return found
 
 
 def message_get(*, user: AbstractBaseUser, pk: int) -> Message:
     found = Message.objects.select_related("conversation").filter(conversation__user=user, pk=pk).first()
     if found is None:
-        raise NotFound(f"message {pk}")
+        raise NotFound("No such message.")
     return found
 
 
@@ -84,3 +81,7 @@ def history_for_model(*, conversation: Conversation, upto: Message, max_messages
     if conversation.system_prompt:
         messages.insert(0, {"role": "system", "content": conversation.system_prompt})
     return messages
+
+
+def knowledge_base_ids(*, conversation: Conversation) -> list[int]:
+    return sorted(conversation.knowledge_bases.values_list("pk", flat=True))

@@ -11,17 +11,14 @@ from django.utils import timezone
 
 from chat.models import Conversation, Message
 from chat.selectors import NotFound, conversation_get, message_get
+from core.errors import InputError
 
 MAX_CONTENT = 32_000
 TITLE_LENGTH = 60
 
 
-class ChatInputError(ValueError):
+class ChatInputError(InputError):
     """Bad input; the message names the field and the problem."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 def title_from(content: str) -> str:
@@ -49,25 +46,31 @@ def knowledge_bases_check(*, user: AbstractBaseUser, ids: list[int]) -> list[int
     unknown = [i for i in ids if i not in owned]
     if unknown:
         raise ChatInputError(
-            "knowledge_base_ids",
-            f"no knowledge base {', '.join(map(str, unknown))} of yours (field 'knowledge_base_ids')",
+            field="knowledge_base_ids",
+            message=f"no knowledge base {', '.join(map(str, unknown))} of yours (field 'knowledge_base_ids')",
         )
     return ids
 
 
 @transaction.atomic
 def chat_start(
-    *, user: AbstractBaseUser, content: str, conversation_id: int | None = None, model: str = "",
-    system: str | None = None, options: dict | None = None, knowledge_base_ids: list[int] | None = None,
-) -> Started:  # fmt: skip
+    *,
+    user: AbstractBaseUser,
+    content: str,
+    conversation_id: int | None = None,
+    model: str = "",
+    system: str | None = None,
+    options: dict | None = None,
+    knowledge_base_ids: list[int] | None = None,
+) -> Started:
     """Store the user's message and the assistant's (empty, streaming) in one transaction, before
     any model is called; raises NotFound for anyone else's conversation.
 
     `knowledge_base_ids`: None keeps the conversation's knowledge bases, a list replaces them."""
     if not content.strip():
-        raise ChatInputError("content", "content must not be empty")
+        raise ChatInputError(field="content", message="content must not be empty")
     if len(content) > MAX_CONTENT:
-        raise ChatInputError("content", f"content is longer than {MAX_CONTENT} characters")
+        raise ChatInputError(field="content", message=f"content is longer than {MAX_CONTENT} characters")
     kb_ids = knowledge_bases_check(user=user, ids=knowledge_base_ids) if knowledge_base_ids else []
     if conversation_id is None:
         conversation = Conversation.objects.create(
@@ -78,7 +81,7 @@ def chat_start(
     else:
         conversation = Conversation.objects.select_for_update().filter(user=user, pk=conversation_id).first()
         if conversation is None:
-            raise NotFound(f"conversation {conversation_id}")
+            raise NotFound("No such conversation.")
         changed = []
         if system is not None and system != conversation.system_prompt:
             conversation.system_prompt = system
@@ -96,9 +99,12 @@ def chat_start(
             kb_ids = list(conversation.knowledge_bases.values_list("pk", flat=True))
     user_message = Message(conversation=conversation, role=Message.Role.USER, content=content)
     assistant = Message(
-        conversation=conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
-        model=model or conversation.model, options=options or {},
-    )  # fmt: skip
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model=model or conversation.model,
+        options=options or {},
+    )
     if connection.features.can_return_rows_from_bulk_insert:
         # One INSERT for both (ids come back in order): under load every statement on SQLite's
         # single writer is time the next send waits.
@@ -115,18 +121,35 @@ def message_save_progress(*, message_id: int, content: str) -> None:
 
 
 def message_finish(
-    *, message_id: int, content: str, status: str, finish_reason: str = "", error: str = "", model: str = "",
-    backend: str = "", timings: dict | None = None, usage: dict | None = None, attempts: list | None = None,
-    citations: list | None = None, validation: dict | None = None,
-) -> int:  # fmt: skip
+    *,
+    message_id: int,
+    content: str,
+    status: str,
+    finish_reason: str = "",
+    error: str = "",
+    model: str = "",
+    backend: str = "",
+    timings: dict | None = None,
+    usage: dict | None = None,
+    attempts: list | None = None,
+    citations: list | None = None,
+    validation: dict | None = None,
+) -> int:
     """Final state of an assistant message; only a message still streaming changes (exactly once)."""
     timings, usage = timings or {}, usage or {}
     fields = {
-        "content": content, "status": status, "finish_reason": finish_reason or "", "error": error[:2000],
-        "ttft_ms": timings.get("ttft_ms"), "total_ms": timings.get("total_ms"),
-        "tokens_per_second": timings.get("tokens_per_second"), "prompt_tokens": usage.get("prompt_tokens"),
-        "completion_tokens": usage.get("completion_tokens"), "attempts": attempts or [], "updated_at": timezone.now(),
-    }  # fmt: skip
+        "content": content,
+        "status": status,
+        "finish_reason": finish_reason or "",
+        "error": error[:2000],
+        "ttft_ms": timings.get("ttft_ms"),
+        "total_ms": timings.get("total_ms"),
+        "tokens_per_second": timings.get("tokens_per_second"),
+        "prompt_tokens": usage.get("prompt_tokens"),
+        "completion_tokens": usage.get("completion_tokens"),
+        "attempts": attempts or [],
+        "updated_at": timezone.now(),
+    }
     if citations:
         fields["citations"] = citations
     if validation is not None:
@@ -146,9 +169,9 @@ def message_finish(
 def conversation_rename(*, user: AbstractBaseUser, pk: int, title: str) -> Conversation:
     title = " ".join((title or "").split())
     if not title:
-        raise ChatInputError("title", "the title must not be empty")
+        raise ChatInputError(field="title", message="the title must not be empty")
     if len(title) > 200:
-        raise ChatInputError("title", "the title is longer than 200 characters")
+        raise ChatInputError(field="title", message="the title is longer than 200 characters")
     conversation = conversation_get(user=user, pk=pk)
     conversation.title = title
     conversation.save(update_fields=["title", "updated_at"])
@@ -176,10 +199,10 @@ def conversation_delete(*, user: AbstractBaseUser, pk: int) -> None:
 def message_rate(*, user: AbstractBaseUser, pk: int, rating: int | None, note: str = "") -> Message:
     """Thumbs up (+1) / down (-1) / cleared (None) with a note; training uses these later."""
     if rating not in (1, -1, None):
-        raise ChatInputError("rating", "rating must be 1, -1 or null")
+        raise ChatInputError(field="rating", message="rating must be 1, -1 or null")
     message = message_get(user=user, pk=pk)
     if message.role != Message.Role.ASSISTANT:
-        raise ChatInputError("message", "only answers can be rated")
+        raise ChatInputError(field="message", message="only answers can be rated")
     message.rating = rating
     message.rating_note = (note or "")[:2000]
     message.save(update_fields=["rating", "rating_note", "updated_at"])
@@ -199,21 +222,26 @@ def message_regenerate(*, user: AbstractBaseUser, pk: int) -> Message:
     """A fresh answer to the same question, in the old one's place; the old one stays as a version."""
     old = message_get(user=user, pk=pk)
     if old.role != Message.Role.ASSISTANT:
-        raise ChatInputError("message", "only answers can be regenerated")
+        raise ChatInputError(field="message", message="only answers can be regenerated")
     # The first version's row is the group's lock: two clicks at once make one new version.
     Message.objects.select_for_update().filter(pk=old.version_of_id or old.pk).first()
     group = _version_group(old)
     if group.filter(status=Message.Status.STREAMING).exists():
-        raise ChatInputError("message", "this answer is still being written; stop it first")
+        raise ChatInputError(field="message", message="this answer is still being written; stop it first")
     if group.count() >= MAX_VERSIONS:
         raise ChatInputError(
-            "message", f"this answer already has {MAX_VERSIONS} versions; ask again in a new message instead"
+            field="message",
+            message=f"this answer already has {MAX_VERSIONS} versions; ask again in a new message instead",
         )
     group.update(hidden=True)
     return Message.objects.create(
-        conversation=old.conversation, role=Message.Role.ASSISTANT, status=Message.Status.STREAMING,
-        model=old.conversation.model or old.model, options=old.options, version_of_id=old.version_of_id or old.pk,
-    )  # fmt: skip
+        conversation=old.conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.STREAMING,
+        model=old.conversation.model or old.model,
+        options=old.options,
+        version_of_id=old.version_of_id or old.pk,
+    )
 
 
 @transaction.atomic
@@ -221,11 +249,13 @@ def message_show(*, user: AbstractBaseUser, pk: int) -> Message:
     """Show this version of an answer in its place (the others stay, hidden)."""
     message = message_get(user=user, pk=pk)
     if message.role != Message.Role.ASSISTANT:
-        raise ChatInputError("message", "only answers have versions")
+        raise ChatInputError(field="message", message="only answers have versions")
     Message.objects.select_for_update().filter(pk=message.version_of_id or message.pk).first()
     group = _version_group(message)
     if group.exclude(pk=message.pk).filter(status=Message.Status.STREAMING).exists():
-        raise ChatInputError("message", "another version of this answer is still being written; wait or stop it")
+        raise ChatInputError(
+            field="message", message="another version of this answer is still being written; wait or stop it"
+        )
     group.exclude(pk=message.pk).update(hidden=True)
     if message.hidden:
         Message.objects.filter(pk=message.pk).update(hidden=False)

@@ -5,18 +5,16 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable
-from functools import wraps
-from inspect import iscoroutinefunction
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
 from channels.auth import AuthMiddlewareStack
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
-from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port, validate_host
 
+from core.http import unauthorized
 from core.services import api_token_authenticate, token_hash
 
 log = logging.getLogger(__name__)
@@ -29,12 +27,6 @@ def bearer_from_header(value: str | None) -> str | None:
     if scheme.lower() != "bearer" or not credential.strip():
         return None
     return credential.strip()
-
-
-def unauthorized(message: str) -> JsonResponse:
-    response = JsonResponse({"error": "unauthorized", "message": message}, status=401)
-    response["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
 
 
 class BearerTokenMiddleware:
@@ -60,29 +52,6 @@ class BearerTokenMiddleware:
             # Token requests carry no cookies, so CSRF does not apply to them.
             request._dont_enforce_csrf_checks = True
         return self.get_response(request)
-
-
-def api_view(view: Callable) -> Callable:
-    """A JSON endpoint: 401 JSON (not a login redirect) when neither session nor token authenticates."""
-
-    message = "Log in, or send an API token as `Authorization: Bearer <token>`."
-    if iscoroutinefunction(view):
-
-        @wraps(view)
-        async def async_wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if not await sync_to_async(lambda: request.user.is_authenticated)():
-                return unauthorized(message)
-            return await view(request, *args, **kwargs)
-
-        return login_not_required(async_wrapper)
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_authenticated:
-            return unauthorized(message)
-        return view(request, *args, **kwargs)
-
-    return login_not_required(wrapper)
 
 
 def _header(scope: dict, name: bytes) -> str | None:

@@ -42,16 +42,26 @@ def redis_server_start(
     workdir.mkdir(parents=True, exist_ok=True)
     args = [
         executable or redis_executable(),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(workdir),
-        "--dbfilename", "dump.rdb",
-        "--save", "300", "10",
-        "--appendonly", "no",
-        "--daemonize", "no",
-        "--loglevel", "warning",
-        "--logfile", str(workdir / "redis.log"),
-    ]  # fmt: skip
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        str(workdir),
+        "--dbfilename",
+        "dump.rdb",
+        "--save",
+        "300",
+        "10",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+        "--logfile",
+        str(workdir / "redis.log"),
+    ]
     if socket_path is not None:
         socket_path.parent.mkdir(parents=True, exist_ok=True)
         if socket_path.exists():
@@ -159,22 +169,37 @@ EMBEDDED_MODELS = (
 
 
 def llm_server_spawn(
-    *, model: Path, port: int, log_path: Path, threads: int = 2, embedding: bool = False,
-    alias: str = EMBEDDED_MODEL_ALIAS, chat_format: str | None = "gemma",
-) -> subprocess.Popen:  # fmt: skip
+    *,
+    model: Path,
+    port: int,
+    log_path: Path,
+    threads: int = 2,
+    embedding: bool = False,
+    alias: str = EMBEDDED_MODEL_ALIAS,
+    chat_format: str | None = "gemma",
+) -> subprocess.Popen:
     """Start llama.cpp's OpenAI-compatible server; returns at once (server_wait() waits until it serves)."""
     args = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(model),
-        "--model_alias", alias,
-        "--n_ctx", "4096",
-        "--n_threads", str(threads),
-        "--host", "127.0.0.1",
-        "--port", str(port),
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        alias,
+        "--n_ctx",
+        "4096",
+        "--n_threads",
+        str(threads),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
         # A second request waits for the first instead of cutting it off (the server's default interrupts
         # the answer in progress: two chats at once lost one of them).
-        "--interrupt_requests", "false",
-    ]  # fmt: skip
+        "--interrupt_requests",
+        "false",
+    ]
     if chat_format:
         args += ["--chat_format", chat_format]
     if embedding:
@@ -182,17 +207,25 @@ def llm_server_spawn(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "ab")  # noqa: SIM115 - the child owns it for its lifetime
     proc = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         env=model_server_env(),
-    )  # fmt: skip
+    )
     log.close()
     return proc
 
 
 def server_wait(
-    proc: subprocess.Popen, *, port: int, log_path: Path, timeout: float = 120.0,
+    proc: subprocess.Popen,
+    *,
+    port: int,
+    log_path: Path,
+    timeout: float = 120.0,
     cancelled: Callable[[], bool] = lambda: False,
-) -> None:  # fmt: skip
+) -> None:
     """Wait until the llama.cpp server on `port` answers; ServerStartError (with its exit) if it dies first."""
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + timeout
@@ -209,14 +242,25 @@ def server_wait(
 
 
 def llm_server_start(
-    *, model: Path, port: int, log_path: Path, threads: int = 2, embedding: bool = False,
-    alias: str = EMBEDDED_MODEL_ALIAS, chat_format: str | None = "gemma",
-) -> subprocess.Popen:  # fmt: skip
+    *,
+    model: Path,
+    port: int,
+    log_path: Path,
+    threads: int = 2,
+    embedding: bool = False,
+    alias: str = EMBEDDED_MODEL_ALIAS,
+    chat_format: str | None = "gemma",
+) -> subprocess.Popen:
     """Start llama.cpp's OpenAI-compatible server with a model; wait until it serves."""
     proc = llm_server_spawn(
-        model=model, port=port, log_path=log_path, threads=threads, embedding=embedding, alias=alias,
+        model=model,
+        port=port,
+        log_path=log_path,
+        threads=threads,
+        embedding=embedding,
+        alias=alias,
         chat_format=chat_format,
-    )  # fmt: skip
+    )
     server_wait(proc, port=port, log_path=log_path)
     return proc
 

@@ -67,9 +67,9 @@ def backend_check(url: str) -> dict:
 
 def llm_backends() -> list:
     """The enabled backends the gateway routes to (seeded from LLM_BACKENDS, edited in the UI)."""
-    from llm.models import Backend
+    from llm.selectors import backend_list  # core is below llm: its health report is the one place it looks up
 
-    return list(Backend.objects.filter(enabled=True).order_by("name"))
+    return list(backend_list(enabled=True))
 
 
 def health_report(*, redis_url: str | None = None) -> dict[str, Any]:

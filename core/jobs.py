@@ -13,12 +13,14 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from asgiref.sync import async_to_sync
+from celery import current_app
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from core.errors import Conflict, InputError
 from core.models import Job
 
 log = logging.getLogger(__name__)
@@ -27,16 +29,21 @@ LOG_MAX_CHARS = 100_000
 # A running job whose heartbeat is older than this is presumed dead and may be claimed again.
 STALE_AFTER = timedelta(seconds=getattr(settings, "JOB_STALE_AFTER_S", 300))
 
+EXECUTE_TASK = "core.job_execute"  # defined in core.tasks
 # kind → dotted path of `handler(job, report) -> dict`; apps register theirs at import.
 HANDLERS: dict[str, str] = {}
 QUEUES: dict[str, str] = {}
 
 
-class JobError(ValueError):
-    """Bad input for a job operation; the message says what to fix."""
+class JobError(InputError):
+    """Bad input for a job operation (400); the message says what to fix."""
 
 
-class IdempotencyKeyConflict(JobError):
+class JobStateConflict(Conflict, JobError):
+    """The job is not in a state that allows this (409): it already ended, or is still running."""
+
+
+class IdempotencyKeyConflict(Conflict, JobError):
     """The caller's idempotency key already names a job of another kind: the request cannot be replayed (409)."""
 
 
@@ -86,9 +93,16 @@ def register(kind: str, handler: str, *, queue: str = "celery") -> None:
 
 
 def job_create(
-    *, user, kind: str, title: str, params: dict | None = None, idempotency_key: str | None = None,
-    subtasks: list[dict] | None = None, retry_of: Job | None = None, enqueue: bool = True,
-) -> Job:  # fmt: skip
+    *,
+    user,
+    kind: str,
+    title: str,
+    params: dict | None = None,
+    idempotency_key: str | None = None,
+    subtasks: list[dict] | None = None,
+    retry_of: Job | None = None,
+    enqueue: bool = True,
+) -> Job:
     """Store a job and queue it. The same user's same idempotency key returns the job that already exists
     (keys are per user: another user's key is no concern of this one's); raises IdempotencyKeyConflict when
     that job is of another kind, JobError for an unknown kind."""
@@ -101,9 +115,14 @@ def job_create(
     try:
         with transaction.atomic():
             job = Job.objects.create(
-                user=user, kind=kind, title=title[:300], params=params or {}, idempotency_key=idempotency_key,
-                subtasks=subtasks or [], retry_of=retry_of,
-            )  # fmt: skip
+                user=user,
+                kind=kind,
+                title=title[:300],
+                params=params or {},
+                idempotency_key=idempotency_key,
+                subtasks=subtasks or [],
+                retry_of=retry_of,
+            )
     except IntegrityError:
         # The same user's request with the same key, a moment ago: that job stands. A locking read sees it
         # even where this transaction's snapshot is older than its commit (MySQL's repeatable read).
@@ -127,10 +146,9 @@ def _replayed(existing: Job, kind: str) -> Job:
 
 
 def job_enqueue(job: Job, *, queue: str | None = None) -> None:
-    """The one way onto a queue: the kind's own, unless `queue` says otherwise (operators, tests)."""
-    from core.tasks import job_execute
-
-    job_execute.apply_async(args=[job.pk], queue=queue or QUEUES.get(job.kind, "celery"))
+    """The one way onto a queue: the kind's own, unless `queue` says otherwise (operators, tests). Sent by the
+    task's name: core.tasks runs jobs (it imports this module), this module only names the task."""
+    current_app.send_task(EXECUTE_TASK, args=[job.pk], queue=queue or QUEUES.get(job.kind, "celery"))
 
 
 def job_claim(job_id: int) -> Job | None:
@@ -167,9 +185,13 @@ class Reporter:
         self.update(log_line=line)
 
     def update(
-        self, *, progress: float | None = None, subtasks: list[dict] | None = None, log_line: str | None = None,
+        self,
+        *,
+        progress: float | None = None,
+        subtasks: list[dict] | None = None,
+        log_line: str | None = None,
         subtask: dict | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         job = self.job
         fields = ["heartbeat_at", "updated_at"]
         if progress is not None:
@@ -236,7 +258,7 @@ def job_run(job_id: int, resolve: Callable[[str], Callable] | None = None) -> Jo
 def job_cancel(job: Job) -> Job:
     """Ask a job to stop: a pending one ends at once, a running one at its next check."""
     if job.is_finished:
-        raise JobError(f"job {job.pk} already ended ({job.status})")
+        raise JobStateConflict(f"job {job.pk} already ended ({job.status})")
     Job.objects.filter(pk=job.pk).update(cancel_requested=True)
     job.cancel_requested = True
     if Job.objects.filter(pk=job.pk, status=Job.Status.PENDING).update(status=Job.Status.CANCELLED):
@@ -251,7 +273,7 @@ def job_cancel(job: Job) -> Job:
 def job_retry(job: Job) -> Job:
     """Run a finished job again as a new job, so the first keeps its log and result."""
     if not job.is_finished:
-        raise JobError(f"job {job.pk} is still {job.status}; cancel it or wait for it to end")
+        raise JobStateConflict(f"job {job.pk} is still {job.status}; cancel it or wait for it to end")
     if job.status == Job.Status.SUCCEEDED:
-        raise JobError(f"job {job.pk} succeeded; start a new one instead")
+        raise JobStateConflict(f"job {job.pk} succeeded; start a new one instead")
     return job_create(user=job.user, kind=job.kind, title=job.title, params=job.params, retry_of=job)

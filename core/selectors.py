@@ -8,9 +8,9 @@ from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils.crypto import constant_time_compare
 
+from core.errors import NotFound
 from core.models import ApiToken
 
 
@@ -19,10 +19,10 @@ def api_token_list(*, user: AbstractBaseUser) -> QuerySet[ApiToken]:
 
 
 def api_token_get(*, user: AbstractBaseUser, pk: int) -> ApiToken:
-    """The caller's own token; anyone else's is Http404, as if it did not exist."""
+    """The caller's own token; anyone else's is NotFound (404), as if it did not exist."""
     token = api_token_list(user=user).filter(pk=pk).first()
     if token is None:
-        raise Http404("No such token.")
+        raise NotFound("No such token.")
     return token
 
 
@@ -60,3 +60,8 @@ def credentials_still_valid(*, user_id: int, api_token_hash: str | None = None, 
     session_hash = data.get(HASH_SESSION_KEY) or ""
     hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
     return any(constant_time_compare(session_hash, h) for h in hashes)
+
+
+def usernames(*, ids) -> dict[int, str]:
+    """pk → username for the given users (staff pages naming who is connected)."""
+    return dict(get_user_model().objects.filter(pk__in=list(ids)).values_list("pk", "username"))

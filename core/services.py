@@ -15,13 +15,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.errors import InputError
 from core.models import ApiToken, AuditEvent
 
 TOKEN_PREFIX = "orch_"
 TOKEN_NAME_MAX = 100
 
 
-class TokenError(ValueError):
+class TokenError(InputError):
     """Bad input for a token operation; the message says what to fix."""
 
 

@@ -31,11 +31,16 @@ def _one(model_path: str, chat_format: str | None) -> None:
     out = llm.create_chat_completion(messages=[{"role": "user", "content": PROMPT}], max_tokens=8, temperature=0)
     done = time.perf_counter()
     tokens = out["usage"]["completion_tokens"]
-    print(json.dumps({
-        "load_s": round(loaded - started, 2), "tokens": tokens,
-        "tokens_per_s": round(tokens / max(1e-6, done - loaded), 1),
-        "text": out["choices"][0]["message"]["content"][:80],
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "load_s": round(loaded - started, 2),
+                "tokens": tokens,
+                "tokens_per_s": round(tokens / max(1e-6, done - loaded), 1),
+                "text": out["choices"][0]["message"]["content"][:80],
+            }
+        )
+    )
 
 
 def system_info() -> str:
@@ -84,9 +89,12 @@ def main() -> int:
         code = f"from core.smoke import _one; _one({str(path)!r}, {model.chat_format!r})"
         try:
             done = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT_S,
+                [sys.executable, "-c", code],
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
                 cwd=Path(__file__).resolve().parent.parent,
-            )  # fmt: skip
+            )
         except subprocess.TimeoutExpired:
             print(
                 f"\nThe embedded model {model.alias} did not answer within {TIMEOUT_S} s on this machine (is it "
@@ -116,8 +124,11 @@ def main() -> int:
 def system_info_safe() -> str:
     done = subprocess.run(
         [sys.executable, "-c", "from core.smoke import system_info; print(system_info())"],
-        capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     return done.stdout.strip() or "llama.cpp's system info could not be read"
 
 

@@ -53,9 +53,15 @@ class Supervisor:
     """Starts services, watches them (call poll() often), restarts the dead, stops all in order."""
 
     def __init__(
-        self, run_dir: Path, say: Callable[[str], None], *, backoff_base_s: float = BACKOFF_BASE_S,
-        backoff_max_s: float = BACKOFF_MAX_S, quick_crashes_max: int = QUICK_CRASHES_MAX, quick_s: float = QUICK_S,
-    ) -> None:  # fmt: skip
+        self,
+        run_dir: Path,
+        say: Callable[[str], None],
+        *,
+        backoff_base_s: float = BACKOFF_BASE_S,
+        backoff_max_s: float = BACKOFF_MAX_S,
+        quick_crashes_max: int = QUICK_CRASHES_MAX,
+        quick_s: float = QUICK_S,
+    ) -> None:
         self.run_dir = run_dir
         self.say = say
         self.backoff_base_s = backoff_base_s
@@ -177,11 +183,17 @@ class Supervisor:
 
     def _status_write(self, service: Service) -> None:
         status = {
-            "name": service.name, "backend": service.backend, "state": service.state,
-            "pid": service.proc.pid if service.proc is not None else None, "restarts": service.restarts,
-            "quick_crashes": service.quick_crashes, "last_exit": service.last_exit,
-            "last_exit_at": service.last_exit_at or None, "log": service.log, "updated_at": time.time(),
-        }  # fmt: skip
+            "name": service.name,
+            "backend": service.backend,
+            "state": service.state,
+            "pid": service.proc.pid if service.proc is not None else None,
+            "restarts": service.restarts,
+            "quick_crashes": service.quick_crashes,
+            "last_exit": service.last_exit,
+            "last_exit_at": service.last_exit_at or None,
+            "log": service.log,
+            "updated_at": time.time(),
+        }
         target = self.run_dir / f"{service.name}.json"
         partial = target.with_suffix(".json.partial")
         partial.write_text(json.dumps(status))

@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from core.jobs import EXECUTE_TASK, job_run
+
 
 @shared_task(name="core.ping", acks_late=False)
 def ping() -> str:
@@ -7,10 +9,8 @@ def ping() -> str:
     return "pong"
 
 
-@shared_task(name="core.job_execute", acks_late=True)
+@shared_task(name=EXECUTE_TASK, acks_late=True)
 def job_execute(job_id: int) -> str | None:
     """Run one job row; a redelivered message finds the row claimed and does nothing."""
-    from core.jobs import job_run
-
     job = job_run(job_id)
     return job.status if job is not None else None

@@ -1,14 +1,14 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from core import views
+from core import api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", api.healthz, name="healthz"),
     path("account/tokens/", views.tokens, name="tokens"),
     path("account/tokens/<int:pk>/revoke/", views.token_revoke, name="token_revoke"),
-    path("api/me", views.api_me, name="api_me"),
+    path("api/me", api.api_me, name="api_me"),
     path("tasks/", RedirectView.as_view(url="/orchestration/", permanent=False), name="tasks"),
 ]
 

@@ -1,14 +1,12 @@
+"""The account pages: home, the sections still to come, API tokens."""
+
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core import crypto, selectors, services
-from core.auth import api_view
-from core.health import health_report
 from core.navigation import SECTIONS_BY_SLUG
 
 
@@ -75,32 +73,3 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     services.api_token_revoke(token=token, by=request.user, ip=client_ip(request))
     messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
     return redirect("tokens")
-
-
-@login_not_required
-@never_cache
-@require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
-    report = health_report()
-    if not request.user.is_authenticated:
-        # Anyone (a load balancer) may ask; only signed-in users see addresses and error details.
-        for check in report["checks"].values():
-            check.pop("error", None)
-        for backend in report["backends"]:
-            for key in ("url", "error", "models"):
-                backend.pop(key, None)
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
-
-
-@api_view
-@require_GET
-def api_me(request: HttpRequest) -> JsonResponse:
-    user = request.user
-    return JsonResponse(
-        {
-            "id": user.pk,
-            "username": user.get_username(),
-            "is_staff": user.is_staff,
-            "auth": getattr(request, "auth_method", "session"),
-        }
-    )

@@ -26,16 +26,14 @@ def _settings():
 
 
 def embedder() -> EmbedFn | None:
-    """The local sentence embedder for the similarity signals when it is installed and allowed
-    (KNOWLEDGE_LOCAL_EMBEDDINGS: it adds about 0.5 GB to each process that loads it); else None, and the
-    detector compares words instead (what its weights were fitted with)."""
+    """The local sentence embedder for the similarity signals when knowledge.embedding.local_embedder allows
+    it; else None, and the detector compares words instead (what its weights were fitted with)."""
     if not getattr(_settings(), "KNOWLEDGE_LOCAL_EMBEDDINGS", False):
-        return None
+        return None  # not even imported: the detector also runs without Django's apps
     try:
-        from knowledge import embedding
+        from knowledge.embedding import local_embedder
 
-        if embedding.local_available():
-            return embedding.aembed_local
+        return local_embedder()
     except Exception:  # optional: the detector falls back to lexical similarity
         log.debug("local embeddings unavailable", exc_info=True)
     return None

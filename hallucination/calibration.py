@@ -61,9 +61,13 @@ def weights_fit(
 
 
 def thresholds_fit(
-    scores: Sequence[float], labels: Sequence[int], *, recall_floor: float = 0.9, precision_floor: float = 0.95,
+    scores: Sequence[float],
+    labels: Sequence[int],
+    *,
+    recall_floor: float = 0.9,
+    precision_floor: float = 0.95,
     min_recall: float = 0.25,
-) -> tuple[float, float]:  # fmt: skip
+) -> tuple[float, float]:
     """(supported_below, hallucinated_from). The lower threshold is the highest that still leaves at least
     `recall_floor` of the hallucinated sentences outside "supported" (a doubt shown rather than a miss). The
     upper is the lowest at which "likely_hallucinated" is right at least `precision_floor` of the time while

@@ -82,10 +82,15 @@ class SentenceReport:
 
     def to_dict(self) -> dict:
         return {
-            "index": self.index, "text": self.text, "start": self.start, "end": self.end,
-            "score": round(self.score, 4), "label": self.label,
-            "signals": {k: round(v, 4) for k, v in self.signals.items()}, "evidence": dict(self.evidence),
-        }  # fmt: skip
+            "index": self.index,
+            "text": self.text,
+            "start": self.start,
+            "end": self.end,
+            "score": round(self.score, 4),
+            "label": self.label,
+            "signals": {k: round(v, 4) for k, v in self.signals.items()},
+            "evidence": dict(self.evidence),
+        }
 
 
 @dataclass
@@ -184,13 +189,17 @@ async def detect(
         if any(v > 1e-6 for v in lps):
             raise ValueError("logprobs: log-probabilities are at most 0 (natural log of a probability)")
     material = Material(
-        answer=answer, sentences=sentences_split(answer), prompt=prompt, sources=_strings(sources, "sources"),
-        samples=_strings(samples, "samples"), logprobs=lps or None,
+        answer=answer,
+        sentences=sentences_split(answer),
+        prompt=prompt,
+        sources=_strings(sources, "sources"),
+        samples=_strings(samples, "samples"),
+        logprobs=lps or None,
         logprob_tokens=_strings(logprob_tokens, "logprob_tokens") if logprob_tokens is not None else None,
         judge_model=_setting("HALLUCINATION_JUDGE_MODEL", "") if judge_model is None else judge_model,
         nli_model_path=_setting("HALLUCINATION_NLI_MODEL_PATH", "") if nli_model_path is None else nli_model_path,
         embed=embed,
-    )  # fmt: skip
+    )
     runnable: dict[str, object] = {}
     left_out: dict[str, str] = {}
     for name in names:
@@ -228,11 +237,16 @@ def _report(material: Material, names: list[str], results: dict, left_out: dict,
         score = combine(scores, weight_of)
         sentences.append(
             SentenceReport(
-                index=sentence.index, text=sentence.text, start=sentence.start, end=sentence.end, score=score,
-                label=verdict_of(score, mode), signals=scores,
+                index=sentence.index,
+                text=sentence.text,
+                start=sentence.start,
+                end=sentence.end,
+                score=score,
+                label=verdict_of(score, mode),
+                signals=scores,
                 evidence={name: results[name].evidence[sentence.index] for name in scores},
             )
-        )  # fmt: skip
+        )
     used_total = sum(weight_of[n] for n in results) or 1.0
     signals: dict[str, dict] = {}
     for name in names:
@@ -241,20 +255,31 @@ def _report(material: Material, names: list[str], results: dict, left_out: dict,
             scored = [s.signals[name] for s in sentences if name in s.signals]
             flagged = [f"#{s.index + 1}: {s.evidence[name]}" for s in sentences if s.signals.get(name, 0) >= 0.5]
             signals[name] = {
-                "score": max(scored), "weight": weight_of[name] / used_total, "used": True, "title": title,
+                "score": max(scored),
+                "weight": weight_of[name] / used_total,
+                "used": True,
+                "title": title,
                 "evidence": flagged or [results[name].note or "nothing flagged"],
                 "note": results[name].note,
-            }  # fmt: skip
+            }
         else:
             signals[name] = {
-                "score": None, "weight": 0.0, "used": False, "title": title,
-                "evidence": f"left out, its weight shared by the others: {left_out[name]}", "note": "",
-            }  # fmt: skip
+                "score": None,
+                "weight": 0.0,
+                "used": False,
+                "title": title,
+                "evidence": f"left out, its weight shared by the others: {left_out[name]}",
+                "note": "",
+            }
     score = max((s.score for s in sentences), default=0.0)
     return Report(
-        score=score, verdict=verdict_of(score, mode), mode=mode, signals=signals, sentences=sentences,
+        score=score,
+        verdict=verdict_of(score, mode),
+        mode=mode,
+        signals=signals,
+        sentences=sentences,
         ms=(time.perf_counter() - started) * 1000,
-    )  # fmt: skip
+    )
 
 
 async def sample_answers(
@@ -305,10 +330,16 @@ class Attempt:
 
     def to_dict(self) -> dict:
         return {
-            "content": self.content, "model": self.model, "temperature": self.temperature, "strategy": self.strategy,
-            "score": round(self.report.score, 4), "verdict": self.report.verdict, "ms": round(self.ms, 1),
-            "notes": list(self.notes), "report": self.report.to_dict(),
-        }  # fmt: skip
+            "content": self.content,
+            "model": self.model,
+            "temperature": self.temperature,
+            "strategy": self.strategy,
+            "score": round(self.report.score, 4),
+            "verdict": self.report.verdict,
+            "ms": round(self.ms, 1),
+            "notes": list(self.notes),
+            "report": self.report.to_dict(),
+        }
 
 
 def grounded_messages(messages: list[dict], sources: Sequence[str]) -> list[dict]:
@@ -386,9 +417,13 @@ async def recover(
         ms = (time.perf_counter() - started) * 1000
         report = await detect(result.content, prompt=prompt, sources=sources, judge_model=judge_model, embed=embed)
         attempt = Attempt(
-            content=result.content, model=result.model, temperature=plan.temperature, strategy=plan.strategy,
-            report=report, ms=ms,
-        )  # fmt: skip
+            content=result.content,
+            model=result.model,
+            temperature=plan.temperature,
+            strategy=plan.strategy,
+            report=report,
+            ms=ms,
+        )
         attempts.append(attempt)
         if on_attempt is not None:
             await on_attempt(attempt)
@@ -403,8 +438,9 @@ def recovery_summary(best: Attempt, attempts: list[Attempt]) -> str:
     first = attempts[0]
     if len(attempts) == 1:
         return "" if first.report.verdict == "supported" else "This answer may contain unsupported statements."
-    tried = ", ".join(f"{a.strategy.replace('_', ' ')} ({a.model}: {a.report.verdict}, {a.report.score:.2f})"
-                      for a in attempts[1:])  # fmt: skip
+    tried = ", ".join(
+        f"{a.strategy.replace('_', ' ')} ({a.model}: {a.report.verdict}, {a.report.score:.2f})" for a in attempts[1:]
+    )
     if best is first:
         return f"The answer looked unreliable ({first.report.score:.2f}); tried {tried}; none did better."
     return (

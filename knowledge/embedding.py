@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import numpy as np
 from asgiref.sync import async_to_sync
@@ -53,7 +53,7 @@ async def embedding_model_choose() -> str:
     embedders = sorted(m for m, infos in by_id.items() if any(i.kind == "embedding" for i in infos))
     if embedders:
         return embedders[0]
-    if settings.KNOWLEDGE_LOCAL_EMBEDDINGS and local_available():
+    if local_embedder() is not None:
         return LOCAL_MODEL_ID
     try:
         return await gateway.default_model()
@@ -99,9 +99,12 @@ async def _embed_batch(model: str, texts: list[str]) -> list[list[float]]:
 
 
 def embed_texts(
-    model: str, texts: list[str], *, batch_size: int | None = None,
+    model: str,
+    texts: list[str],
+    *,
+    batch_size: int | None = None,
     on_batch: Callable[[int, int], None] | None = None,
-) -> list[bytes]:  # fmt: skip
+) -> list[bytes]:
     """One normalised float32 vector (as bytes) per text, asked for in batches; `on_batch(done, total)`
     after each. Sync (Celery handlers, views): async_to_sync, not asyncio.run, so that under daphne the
     gateway's async ORM calls come back to this thread instead of deadlocking on asgiref's one sync thread."""
@@ -204,8 +207,9 @@ def _local_load():
     try:
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
     except Exception as exc:  # a broken install: name the folder and the fix
-        raise EmbeddingError(f"the local embedding model in {path} could not be loaded ({exc}); "
-                             f"reinstall {LOCAL_PACKAGE}") from exc  # fmt: skip
+        raise EmbeddingError(
+            f"the local embedding model in {path} could not be loaded ({exc}); reinstall {LOCAL_PACKAGE}"
+        ) from exc
     model.eval()
     load_seconds = time.perf_counter() - started
     log.info("local embedding model %s loaded from %s in %.1f s", LOCAL_MODEL_NAME, path, load_seconds)
@@ -258,6 +262,15 @@ def local_encode(texts: list[str]) -> np.ndarray:
     for (owner, weight), vector in zip(owners, vectors, strict=True):
         out[owner] += weight * vector
     return normalise(out)
+
+
+def local_embedder() -> Callable[[list[str]], Awaitable[np.ndarray]] | None:
+    """The one rule for embedding on this machine: the local model when it is installed and
+    KNOWLEDGE_LOCAL_EMBEDDINGS allows it (about 0.5 GB in each process that loads it), else None. Retrieval
+    falls back to it and the hallucination detector uses it, so both decide alike."""
+    if settings.KNOWLEDGE_LOCAL_EMBEDDINGS and local_available():
+        return aembed_local
+    return None
 
 
 async def aembed_local(texts: list[str]) -> np.ndarray:

@@ -316,10 +316,46 @@ def _heading_level(style: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-SKIP_TAGS = {"script", "style", "noscript", "template", "nav", "footer", "form", "svg", "iframe", "button", "select",
-             "object", "canvas", "head"}  # fmt: skip
-BLOCK_TAGS = {"p", "div", "section", "article", "main", "blockquote", "pre", "li", "tr", "dt", "dd", "figcaption",
-              "table", "ul", "ol", "dl", "body", "address", "details", "summary", "hr", "br"}  # fmt: skip
+SKIP_TAGS = {
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "nav",
+    "footer",
+    "form",
+    "svg",
+    "iframe",
+    "button",
+    "select",
+    "object",
+    "canvas",
+    "head",
+}
+BLOCK_TAGS = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "blockquote",
+    "pre",
+    "li",
+    "tr",
+    "dt",
+    "dd",
+    "figcaption",
+    "table",
+    "ul",
+    "ol",
+    "dl",
+    "body",
+    "address",
+    "details",
+    "summary",
+    "hr",
+    "br",
+}
 
 
 def html_to_text(html: str) -> tuple[str, str]:

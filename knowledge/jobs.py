@@ -224,8 +224,10 @@ def reembed_job(job: Job, report: Reporter) -> dict:
         return {"skipped": "knowledge base deleted"}
     model = job.params["model"]
     previous = kb.embedding_model
-    rows = [{"id": "embed", "title": f"Embed every chunk with {model}", "status": "running"},
-            {"id": "switch", "title": "Switch the knowledge base to the new model", "status": "pending"}]  # fmt: skip
+    rows = [
+        {"id": "embed", "title": f"Embed every chunk with {model}", "status": "running"},
+        {"id": "switch", "title": "Switch the knowledge base to the new model", "status": "pending"},
+    ]
     report.update(progress=0.0, subtasks=rows, log_line=f"re-embedding {kb.name} with {model} (was {previous or '—'})")
     done_total = 0
     try:
@@ -244,8 +246,10 @@ def reembed_job(job: Job, report: Reporter) -> dict:
             def on_batch(done: int, total: int = total, attempt: int = attempt) -> None:
                 report.check_cancelled()
                 share = 0.9 if attempt == 0 else 0.05
-                report.update(progress=min(0.95, 0.9 * (attempt > 0) + share * done / total),
-                              log_line=f"embedded {done}/{total} chunks")  # fmt: skip
+                report.update(
+                    progress=min(0.95, 0.9 * (attempt > 0) + share * done / total),
+                    log_line=f"embedded {done}/{total} chunks",
+                )
 
             vectors = embedding.embed_texts(model, [embed_input(h, t) for _id, h, t in todo], on_batch=on_batch)
             report.check_cancelled()

@@ -282,9 +282,11 @@ def _hits(top: list[int], fused: dict, vector_scores: dict, keyword_scores: dict
         if chunk is None:  # deleted since the index was built
             continue
         source = chunk.source
-        url = source.url if source.kind == source.Kind.URL and source.url else (
-            f"/knowledge/{chunk.kb_id}/sources/{source.pk}/#chunk-{chunk.index}"
-        )  # fmt: skip
+        url = (
+            source.url
+            if source.kind == source.Kind.URL and source.url
+            else (f"/knowledge/{chunk.kb_id}/sources/{source.pk}/#chunk-{chunk.index}")
+        )
         title = source.display_title
         hits.append(
             Hit(

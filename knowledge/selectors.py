@@ -1,5 +1,5 @@
 """Reads of knowledge bases, sources and chunks. Every read takes the user: another user's base or source
-is Http404, exactly as if it did not exist."""
+is NotFound (a 404), exactly as if it did not exist."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404
 
+from core.errors import NotFound
 from knowledge.models import Chunk, KnowledgeBase, Source
 
 SOURCE_CHUNKS_SHOWN = 200
@@ -38,7 +38,7 @@ def kb_list_owned(*, user, ids: Iterable[int]) -> QuerySet[KnowledgeBase]:
 def kb_get(*, user, pk: int) -> KnowledgeBase:
     kb = kb_list(user=user).filter(pk=pk).first()
     if kb is None:
-        raise Http404("No such knowledge base.")
+        raise NotFound("No such knowledge base.")
     return kb
 
 
@@ -49,7 +49,7 @@ def source_list(*, user, kb: KnowledgeBase) -> QuerySet[Source]:
 def source_get(*, user, pk: int) -> Source:
     source = Source.objects.select_related("kb").filter(pk=pk, kb__user=user).first()
     if source is None:
-        raise Http404("No such source.")
+        raise NotFound("No such source.")
     return source
 
 

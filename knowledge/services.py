@@ -13,7 +13,6 @@ import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -22,7 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from core import jobs
+from core.errors import InputError
 from core.models import Job
+from core.validation import web_url
 from knowledge import embedding, extract
 from knowledge.models import KnowledgeBase, Source
 
@@ -32,13 +33,12 @@ NAME_MAX = 100
 DESCRIPTION_MAX = 2000
 TITLE_MAX = 300
 TEXT_MAX_CHARS = 2_000_000
-URL_MAX = 2048
 MODEL_MAX = 200
 FILES_PER_UPLOAD = 20
 STORED_NAME = re.compile(r"^[0-9a-f]{32}\.(pdf|docx|html|md|txt)$")
 
 
-class KnowledgeInputError(ValueError):
+class KnowledgeInputError(InputError):
     """The request cannot be carried out; the message says what to fix."""
 
 
@@ -185,9 +185,15 @@ def sources_add_files(*, user, kb: KnowledgeBase, uploads: list[UploadedFile]) -
                 stored_name = _store(kb.pk, item.data, item.detected.ext)
                 stored.append(stored_name)
                 source = Source.objects.create(
-                    kb=kb, kind=Source.Kind.FILE, title=_title_from_name(item.name), original_name=item.name,
-                    mime=item.detected.mime, size_bytes=len(item.data), sha256=item.sha256, stored_name=stored_name,
-                )  # fmt: skip
+                    kb=kb,
+                    kind=Source.Kind.FILE,
+                    title=_title_from_name(item.name),
+                    original_name=item.name,
+                    mime=item.detected.mime,
+                    size_bytes=len(item.data),
+                    sha256=item.sha256,
+                    stored_name=stored_name,
+                )
                 _ingest_queue(user=user, source=source)
                 sources.append(source)
     except BaseException:
@@ -213,36 +219,21 @@ def source_add_text(*, user, kb: KnowledgeBase, title, text) -> Source:
     data = body.encode()
     with transaction.atomic():
         source = Source.objects.create(
-            kb=kb, kind=Source.Kind.TEXT, title=title, mime="text/plain", size_bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(), text=body,
-        )  # fmt: skip
+            kb=kb,
+            kind=Source.Kind.TEXT,
+            title=title,
+            mime="text/plain",
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            text=body,
+        )
         _ingest_queue(user=user, source=source)
     return source
 
 
-_BARE_HOST = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+(?::\d{1,5})?(?:[/?#]|$)")
-
-
-def _url(url) -> str:
-    if not isinstance(url, str) or not url.strip():
-        raise KnowledgeInputError("url: give the address of a page, e.g. https://example.com/")
-    url = url.strip()
-    if len(url) > URL_MAX:
-        raise KnowledgeInputError(f"url: at most {URL_MAX} characters")
-    if "://" not in url and _BARE_HOST.match(url):
-        url = f"https://{url}"  # "example.com/page", as people type it into a browser
-    parts = urlsplit(url)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        scheme = urlsplit(url).scheme.lower()
-        raise KnowledgeInputError(
-            f"url: {scheme}: addresses cannot be fetched; only http:// and https:// web pages (e.g. https://example.com/)"
-        )
-    return url
-
-
 def source_add_url(*, user, kb: KnowledgeBase, url) -> Source:
     """A web page as a source: scraped by the browser service, then ingested."""
-    url = _url(url)
+    url = web_url(url, error=KnowledgeInputError)
     with transaction.atomic():
         source = Source.objects.create(kb=kb, kind=Source.Kind.URL, title=url[:TITLE_MAX], url=url, mime="text/html")
         _ingest_queue(user=user, source=source)
@@ -271,9 +262,11 @@ def _ingest_queue(*, user, source: Source) -> Job:
     kind = "knowledge.ingest_url" if source.kind == Source.Kind.URL else "knowledge.ingest"
     verb = "Scrape and index" if source.kind == Source.Kind.URL else "Index"
     job = jobs.job_create(
-        user=user, kind=kind, title=f"{verb} {source.display_title}"[:300],
+        user=user,
+        kind=kind,
+        title=f"{verb} {source.display_title}"[:300],
         params={"source_id": source.pk, "kb_id": source.kb_id},
-    )  # fmt: skip
+    )
     Source.objects.filter(pk=source.pk).update(job=job, status=Source.Status.PENDING, error="")
     source.job, source.status, source.error = job, Source.Status.PENDING, ""
     return job
@@ -315,9 +308,11 @@ def kb_reembed(*, user, kb: KnowledgeBase, model) -> Job:
     if running.exists():
         raise KnowledgeInputError("this knowledge base is being re-embedded already; wait for that job to end")
     return jobs.job_create(
-        user=user, kind="knowledge.reembed", title=f"Re-embed {kb.name} with {model}"[:300],
+        user=user,
+        kind="knowledge.reembed",
+        title=f"Re-embed {kb.name} with {model}"[:300],
         params={"kb_id": kb.pk, "model": model},
-    )  # fmt: skip
+    )
 
 
 def _catalogue_models() -> set[str] | None:

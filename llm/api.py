@@ -1,197 +1,152 @@
-"""OpenAI-compatible API for scripts: /v1/models, /v1/chat/completions (stream or not), /v1/embeddings.
-
-Authenticated with the user's API token only, never the session cookie: these endpoints take no CSRF token
-(OpenAI clients send none), so a cookie would let any page on the same site spend the user's models. The same
-routing, breaker and fallbacks as every other caller, so any OpenAI client can use the orchestrator as its backend.
-"""
+"""The Models page's JSON (thin: parse, call a service or selector, shape the answer). Errors are core.http's
+envelope; a Models-page job that is not the caller's is 404, as if it did not exist."""
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
-from collections.abc import Callable
-from functools import wraps
-
-from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from core.http import json_body
-from llm import catalogue, gateway
+from core import jobs as core_jobs
+from core.errors import Conflict, InputError
+from core.http import error_response, json_api, json_body
+from core.validation import model_id
+from llm import discovery, gateway, selectors, serializers, services, v1
+
+LONG_TEXT_MAX_CHARS = 2_000_000
 
 
-def openai_error(
-    status: int, message: str, kind: str = "invalid_request_error", code: str | None = None
-) -> JsonResponse:
-    return JsonResponse({"error": {"message": message, "type": kind, "code": code}}, status=status)
+def _required_str(body: dict, name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"'{name}' is required", field=name)
+    return value
 
 
-GATEWAY_STATUS = {"not_found": 404, "bad_request": 400, "unsupported": 400, "backend_unavailable": 503}
+def _int(body: dict, name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(body.get(name, default))
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a whole number from {low} to {high}", field=name) from None
+    if not low <= value <= high:
+        raise InputError(f"{name} must be between {low} and {high}", field=name)
+    return value
 
 
-def token_api(view: Callable) -> Callable:
-    """An async /v1 view for `Authorization: Bearer <token>` callers only; anyone else (a session cookie
-    included) gets OpenAI's 401. A wrong token never gets here (BearerTokenMiddleware answers it)."""
-
-    @wraps(view)
-    async def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if getattr(request, "auth_method", None) != "token":
-            response = openai_error(
-                401, "Send an API token as `Authorization: Bearer <token>`; /v1 does not accept a session cookie.",
-                code="invalid_api_key",
-            )  # fmt: skip
-            response["WWW-Authenticate"] = 'Bearer realm="api"'
-            return response
-        return await view(request, *args, **kwargs)
-
-    return login_not_required(csrf_exempt(wrapper))
-
-
-def chat_request_from(body: dict) -> gateway.ChatRequest:
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ValueError("'messages' must be a non-empty list")
-    for m in messages:
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or "content" not in m:
-            raise ValueError("each message needs 'role' and 'content'")
-    model = body.get("model")
-    if model is not None and not isinstance(model, str):
-        raise ValueError("'model' must be a string")
-    for name in ("temperature", "top_p"):
-        if body.get(name) is not None and not isinstance(body[name], (int, float)):
-            raise ValueError(f"'{name}' must be a number")
-    max_tokens = body.get("max_tokens", body.get("max_completion_tokens"))
-    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-        raise ValueError("'max_tokens' must be a positive integer")
-    fallbacks = body.get("fallbacks") or []
-    if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
-        raise ValueError("'fallbacks' must be a list of model names")
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        stop = [stop]
-    response_format = body.get("response_format") or {}
-    return gateway.ChatRequest(
-        messages=messages, model=model or None, temperature=body.get("temperature"), max_tokens=max_tokens,
-        top_p=body.get("top_p"), fallbacks=fallbacks, stop=stop,
-        expect_json=isinstance(response_format, dict) and response_format.get("type") == "json_object",
-        sticky_key=body.get("user") if isinstance(body.get("user"), str) else None,
-    )  # fmt: skip
-
-
-async def model_list() -> list[dict]:
-    """Every model the backends list, in OpenAI's shape plus `loaded` and `context_length` (/v1/models, and
-    the app's own pages through llm.views.models_json)."""
-    by_id = catalogue.models_by_id(await catalogue.catalogue_get())
-    return [
-        {"id": model_id, "object": "model", "created": 0, "owned_by": ",".join(sorted({i.backend for i in infos})),
-         "loaded": any(i.loaded for i in infos),
-         "context_length": max((i.context_length or 0 for i in infos), default=0) or None}
-        for model_id, infos in sorted(by_id.items())
-    ]  # fmt: skip
-
-
-@token_api
+@json_api
 @require_GET
-async def models(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"object": "list", "data": await model_list()})
+async def models_json(request: HttpRequest) -> JsonResponse:
+    """The model list of /v1/models for the app's own pages (the session works here; /v1 takes API tokens only)."""
+    return JsonResponse({"object": "list", "data": await v1.model_list()})
 
 
-def _sse(payload: dict | str) -> bytes:
-    text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    return f"data: {text}\n\n".encode()
+@json_api
+@require_GET
+async def state_json(request: HttpRequest) -> JsonResponse:
+    user = await request.auser()
+    return JsonResponse(await selectors.panel_state(user=user, refresh=request.GET.get("refresh") == "1"))
 
 
-@token_api
+@json_api
 @require_POST
-async def chat_completions(request: HttpRequest):
-    try:
-        body = json_body(request)
-        chat_request = chat_request_from(body)
-    except ValueError as exc:
-        return openai_error(400, str(exc))
-    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
-    created = int(time.time())
-
-    if not body.get("stream"):
-        try:
-            result = await gateway.chat(chat_request)
-        except gateway.GatewayError as exc:
-            return openai_error(GATEWAY_STATUS.get(exc.code, 502), exc.message, "server_error", exc.code)
-        response = JsonResponse(
-            {
-                "id": completion_id, "object": "chat.completion", "created": created, "model": result.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": result.content},
-                             "finish_reason": result.finish_reason}],
-                "usage": result.usage,
-                "orchestrator": {"backend": result.backend, "timings": result.timings,
-                                 "attempts": [a.to_dict() for a in result.attempts],
-                                 "flags": [{"code": f.code, "reason": f.reason} for f in result.flags]},
-            }
-        )  # fmt: skip
-        response["X-Orchestrator-Backend"] = result.backend
-        return response
-
-    events = gateway.chat_stream(chat_request)
-    try:
-        first = await anext(events)  # errors before the first token are a plain HTTP error
-    except gateway.GatewayError as exc:
-        return openai_error(GATEWAY_STATUS.get(exc.code, 502), exc.message, "server_error", exc.code)
-    model = first.model if isinstance(first, gateway.StreamStart) else chat_request.model
-
-    def chunk(delta: dict, finish_reason=None) -> bytes:
-        return _sse(
-            {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
-             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
-        )  # fmt: skip
-
-    async def stream():
-        yield chunk({"role": "assistant", "content": ""})
-        try:
-            async for event in events:
-                if isinstance(event, gateway.StreamDelta):
-                    yield chunk({"content": event.text})
-                elif isinstance(event, gateway.StreamEnd):
-                    yield chunk({}, event.finish_reason or "stop")
-                    if event.usage:
-                        yield _sse({"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                                    "model": model, "choices": [], "usage": event.usage})  # fmt: skip
-        except gateway.StreamInterrupted as exc:
-            yield _sse({"error": {"message": str(exc), "type": "server_error", "code": "stream_interrupted"}})
-        yield _sse("[DONE]")
-
-    response = StreamingHttpResponse(stream(), content_type="text/event-stream")
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"
-    if isinstance(first, gateway.StreamStart):
-        response["X-Orchestrator-Backend"] = first.backend
-    return response
+async def backend_test(request: HttpRequest) -> JsonResponse:
+    """The backend form's "Test connection": what the address answers, before anything is saved."""
+    user = await request.auser()
+    body = json_body(request)
+    fields = {k: body.get(k) or "" for k in ("base_url", "kind", "api_key", "name")}
+    if not all(isinstance(v, str) for v in fields.values()):
+        raise InputError("base_url, kind, api_key and name must be strings")
+    return JsonResponse(await services.backend_test(user=user, **fields))
 
 
-@token_api
+@json_api
 @require_POST
-async def embeddings(request: HttpRequest) -> JsonResponse:
+async def model_action(request: HttpRequest, name: str, action: str) -> JsonResponse:
+    user = await request.auser()
+    body = json_body(request)
+    model = model_id(body.get("model"))
+    backend = await selectors.abackend_get(name=name)
+    call = services.model_load if action == "load" else services.model_unload
     try:
-        body = json_body(request)
-    except ValueError as exc:
-        return openai_error(400, str(exc))
-    texts = body.get("input")
-    if isinstance(texts, str):
-        texts = [texts]
-    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-        return openai_error(400, "'input' must be a string or a non-empty list of strings")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return openai_error(400, "'model' is required")
+        result = await call(user=user, backend=backend, model=model)
+    except discovery.ManagementUnsupported as exc:
+        raise Conflict(str(exc)) from exc
+    except (PermissionDenied, ValidationError):  # staff only; a bad model name
+        raise
+    except Exception as exc:  # noqa: BLE001 - the backend's own failure, shown to the operator
+        return error_response(f"{backend.name} answered: {type(exc).__name__}: {exc}"[:400], 502, "backend_error")
+    return JsonResponse({"ok": True, "result": result})
+
+
+@json_api
+@require_POST
+def benchmark_start(request: HttpRequest) -> JsonResponse:
+    body = json_body(request)
+    backend = selectors.backend_get(name=str(body.get("backend", "")))
+    model = model_id(body.get("model"))
+    runs = _int(body, "runs", 3, 1, 20)
+    job = core_jobs.job_create(
+        user=request.user,
+        kind="llm.benchmark",
+        title=f"Benchmark of {model} on {backend.name}",
+        params={"backend": backend.name, "model": model, "runs": runs},
+    )
+    return JsonResponse({"job_id": job.pk}, status=202)
+
+
+@json_api
+@require_POST
+def long_text_start(request: HttpRequest) -> JsonResponse:
+    body = json_body(request)
+    model = model_id(body.get("model"))
+    text, instruction = (_required_str(body, n) for n in ("text", "instruction"))
+    if len(text) > LONG_TEXT_MAX_CHARS:
+        raise InputError(f"the text is longer than {LONG_TEXT_MAX_CHARS:,} characters", field="text")
+    # The text travels in the job's row, not in the queue's message (up to 2 MB through Redis otherwise).
+    job = core_jobs.job_create(
+        user=request.user,
+        kind="llm.long_text",
+        title=f"Long text with {model}",
+        params={"model": model, "instruction": instruction, "text": text},
+    )
+    return JsonResponse({"job_id": job.pk}, status=202)
+
+
+@json_api
+@require_GET
+def job_status(request: HttpRequest, job_id: str) -> JsonResponse:
+    return JsonResponse(serializers.job_json(selectors.job_get(user=request.user, job_id=job_id)))
+
+
+@json_api
+@require_POST
+def job_cancel(request: HttpRequest, job_id: str) -> JsonResponse:
+    job = core_jobs.job_cancel(selectors.job_get(user=request.user, job_id=job_id))  # ended: a 409
+    return JsonResponse(serializers.job_json(job))
+
+
+@json_api
+@require_POST
+async def compare(request: HttpRequest) -> JsonResponse:
+    body = json_body(request)
+    models = body.get("models")
+    if not isinstance(models, list):
+        raise InputError("'models' must be a list of model names", field="models")
+    models = [model_id(m, field="models") for m in models]
+    prompt = _required_str(body, "prompt")
+    max_tokens = _int(body, "max_tokens", 256, 1, 32_768)
+    return JsonResponse({"results": await services.models_compare(models=models, prompt=prompt, max_tokens=max_tokens)})
+
+
+@json_api
+@require_POST
+async def tokenize(request: HttpRequest) -> JsonResponse:
+    body = json_body(request)
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise InputError("'text' is required", field="text")
     try:
-        vectors = await gateway.embeddings(model, texts)
+        count = await gateway.tokenize(body.get("model") or None, text)
     except gateway.GatewayError as exc:
-        status = GATEWAY_STATUS.get(exc.code, 502)
-        kind = "invalid_request_error" if status < 500 else "server_error"
-        return openai_error(status, exc.message, kind, exc.code)
-    return JsonResponse(
-        {"object": "list", "model": model,
-         "data": [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)],
-         "usage": {"prompt_tokens": sum(gateway.tokens_estimate(t) for t in texts), "total_tokens": 0}}
-    )  # fmt: skip
+        return error_response(exc.message, 503, exc.code)
+    return JsonResponse({"count": count.count, "exact": count.exact, "method": count.method})

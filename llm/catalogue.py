@@ -11,13 +11,13 @@ import asyncio
 import json
 import time
 
-from llm import state
+from core import redis_clients
 from llm.discovery import DiscoveryError, ModelInfo, models_list
 from llm.localcache import LocalCache
 from llm.models import Backend
 from llm.scrub import scrub
 
-CACHE_KEY = f"{state.PREFIX}:catalogue"
+CACHE_KEY = "orch:llm:catalogue"  # beside the breaker's orch:llm:* keys
 CACHE_TTL_S = 300
 
 
@@ -37,13 +37,13 @@ async def catalogue_refresh(backends: list[Backend] | None = None) -> dict:
             entry["backends"][backend.name] = {"ok": False, "error": error, "models": []}
         else:
             entry["backends"][backend.name] = {"ok": True, "error": "", "models": [m.to_dict() for m in result]}
-    await state.client().set(CACHE_KEY, json.dumps(entry), ex=CACHE_TTL_S)
+    await redis_clients.client().set(CACHE_KEY, json.dumps(entry), ex=CACHE_TTL_S)
     _local.put(entry)
     return entry
 
 
 async def _catalogue_shared() -> dict:
-    raw = await state.client().get(CACHE_KEY)
+    raw = await redis_clients.client().get(CACHE_KEY)
     if raw:
         return json.loads(raw)
     return await catalogue_refresh()
@@ -64,7 +64,7 @@ def catalogue_forget_local() -> None:
 
 async def catalogue_invalidate() -> None:
     catalogue_forget_local()
-    await state.client().delete(CACHE_KEY)
+    await redis_clients.client().delete(CACHE_KEY)
 
 
 def models_by_id(entry: dict) -> dict[str, list[ModelInfo]]:

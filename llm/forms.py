@@ -14,12 +14,24 @@ class BackendForm(forms.ModelForm):
 
     class Meta:
         model = Backend
-        fields = ["name", "base_url", "kind", "weight", "max_concurrency", "enabled",
-                  "connect_timeout_s", "first_token_timeout_s", "idle_timeout_s"]  # fmt: skip
+        fields = [
+            "name",
+            "base_url",
+            "kind",
+            "weight",
+            "max_concurrency",
+            "enabled",
+            "connect_timeout_s",
+            "first_token_timeout_s",
+            "idle_timeout_s",
+        ]
         labels = {
-            "base_url": "Base URL", "max_concurrency": "Max concurrency", "connect_timeout_s": "Connect timeout (s)",
-            "first_token_timeout_s": "First token timeout (s)", "idle_timeout_s": "Idle timeout (s)",
-        }  # fmt: skip
+            "base_url": "Base URL",
+            "max_concurrency": "Max concurrency",
+            "connect_timeout_s": "Connect timeout (s)",
+            "first_token_timeout_s": "First token timeout (s)",
+            "idle_timeout_s": "Idle timeout (s)",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

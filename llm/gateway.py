@@ -21,7 +21,8 @@ import httpx
 import openai
 from django.conf import settings
 
-from llm import state
+from core import redis_clients
+from llm import breaker
 from llm.catalogue import catalogue_get, enabled_backends, models_by_id
 from llm.discovery import ModelInfo, headers_for
 from llm.localcache import LocalCache
@@ -169,7 +170,7 @@ async def default_model() -> str:
 
 async def candidates(
     model: str, *, sticky_key: str | None = None, only_backend: str | None = None
-) -> list[tuple[Backend, ModelInfo, state.BackendState]]:
+) -> list[tuple[Backend, ModelInfo, breaker.BackendState]]:
     """Backends serving `model`, best first: loaded, sticky, least in flight per weight, lowest latency."""
     backends = {b.name: b for b in await backends_cached()}
     if only_backend is not None:
@@ -180,7 +181,7 @@ async def candidates(
         infos = [i for i in models_by_id(await catalogue_get(refresh=True)).get(model, []) if i.backend in backends]
     if not infos:
         return []
-    states, sticky = await state.states_and_sticky([i.backend for i in infos], sticky_key=sticky_key)
+    states, sticky = await breaker.states_and_sticky([i.backend for i in infos], sticky_key=sticky_key)
 
     def score(info: ModelInfo):
         backend, st = backends[info.backend], states[info.backend]
@@ -291,7 +292,7 @@ async def _each_try(request: ChatRequest, attempts: list[Attempt]):
                 # A closed circuit needs no round trip (and no await between sorting and choosing,
                 # so concurrent requests of this process see each other's choices).
                 if st.circuit != "closed" or round_no or tried:
-                    verdict = await state.breaker_allow(backend.name)
+                    verdict = await breaker.breaker_allow(backend.name)
                     if verdict == "open":
                         attempts.append(Attempt(backend.name, model, "skipped_open", "circuit open"))
                         continue
@@ -343,7 +344,7 @@ async def _crash_reasons(names: list[str]) -> str:
 
 async def _remember_sticky(request: ChatRequest, backend: Backend) -> None:
     if request.sticky_key:
-        await state.client().set(f"{state.PREFIX}:sticky:{request.sticky_key}", backend.name, ex=STICKY_TTL_S)
+        await redis_clients.client().set(f"{breaker.PREFIX}:sticky:{request.sticky_key}", backend.name, ex=STICKY_TTL_S)
 
 
 async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | StreamDelta | StreamEnd]:
@@ -354,7 +355,7 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
     async with aclosing(_each_try(request, attempts)) as tries:
         async for backend, model in tries:
             started = time.perf_counter()
-            token = await state.inflight_add(backend.name)
+            token = await breaker.inflight_add(backend.name)
             parts: list[str] = []
             logprobs: list[tuple[str, float, dict[str, float]]] = []
             sent_any = False
@@ -396,7 +397,7 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                 if not sent_any:
                     yield StreamStart(model=model, backend=backend.name)
                 attempts.append(Attempt(backend.name, model, "ok", ms=round(total_ms, 1)))
-                await state.breaker_success(backend.name, latency_ms=ttft_ms)
+                await breaker.breaker_success(backend.name, latency_ms=ttft_ms)
                 await _remember_sticky(request, backend)
                 completion = usage.get("completion_tokens") or len(parts)
                 gen_s = max(1e-6, (total_ms - (ttft_ms or 0)) / 1000)
@@ -414,16 +415,29 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                     top_logprobs=[top for _t, _lp, top in logprobs] if logprobs else None,
                 )
                 return
-            except (BackendHTTPError, TimeoutError, openai.OpenAIError, httpx.HTTPError, aiohttp.ClientError,
-                    OSError) as exc:  # fmt: skip
+            except (
+                BackendHTTPError,
+                TimeoutError,
+                openai.OpenAIError,
+                httpx.HTTPError,
+                aiohttp.ClientError,
+                OSError,
+            ) as exc:
                 error = describe(exc, backend)
                 if backend_fault(exc):
-                    await state.breaker_failure(backend.name, error)
+                    await breaker.breaker_failure(backend.name, error)
                 refused = request_fault(exc)
                 attempts.append(
-                    Attempt(backend.name, model, "error", error, ms=round((time.perf_counter() - started) * 1000, 1),
-                            retryable=retryable(exc) and not refused, refused=refused)
-                )  # fmt: skip
+                    Attempt(
+                        backend.name,
+                        model,
+                        "error",
+                        error,
+                        ms=round((time.perf_counter() - started) * 1000, 1),
+                        retryable=retryable(exc) and not refused,
+                        refused=refused,
+                    )
+                )
                 if sent_any:
                     raise StreamInterrupted(
                         f"{backend.name} stopped mid-answer ({error})", "".join(parts), attempts
@@ -434,7 +448,7 @@ async def chat_stream(request: ChatRequest) -> AsyncIterator[StreamStart | Strea
                         "bad_request", f"{backend.name} refused the request for {model!r}: {error}", attempts
                     ) from exc
             finally:
-                await state.inflight_remove(backend.name, token)
+                await breaker.inflight_remove(backend.name, token)
 
 
 def _logprobs_of(data) -> list[tuple[str, float, dict[str, float]]]:
@@ -474,10 +488,18 @@ async def chat(request: ChatRequest) -> ChatResult:
         content = "".join(parts)
         flags = response_check(content, end.finish_reason, expect_json=request.expect_json)
         result = ChatResult(
-            content=content, model=start.model, backend=start.backend, finish_reason=end.finish_reason,
-            usage=end.usage, timings=end.timings, attempts=end.attempts, flags=flags,
-            logprobs=end.logprobs, logprob_tokens=end.logprob_tokens, top_logprobs=end.top_logprobs,
-        )  # fmt: skip
+            content=content,
+            model=start.model,
+            backend=start.backend,
+            finish_reason=end.finish_reason,
+            usage=end.usage,
+            timings=end.timings,
+            attempts=end.attempts,
+            flags=flags,
+            logprobs=end.logprobs,
+            logprob_tokens=end.logprob_tokens,
+            top_logprobs=end.top_logprobs,
+        )
         if not flags or round_no == 1:
             return result
     return result
@@ -504,24 +526,32 @@ async def embeddings(model: str, texts: list[str]) -> list[list[float]]:
     try:
         async with aclosing(_each_try(ChatRequest(messages=[], model=model), attempts)) as tries:
             async for backend, model_id in tries:
-                token = await state.inflight_add(backend.name)
+                token = await breaker.inflight_add(backend.name)
                 try:
                     response = await asyncio.wait_for(
                         client_for(backend).embeddings.create(model=model_id, input=texts),
                         timeout=backend.first_token_timeout_s,
                     )
-                    await state.breaker_success(backend.name)
+                    await breaker.breaker_success(backend.name)
                     return [_pool(item.embedding) for item in sorted(response.data, key=lambda d: d.index)]
                 except (TimeoutError, openai.OpenAIError, httpx.HTTPError) as exc:
                     # A refusal is not retried on this backend, but another one with the model may embed.
                     error = describe(exc, backend)
                     refused = request_fault(exc)
-                    attempts.append(Attempt(backend.name, model_id, "error", error,
-                                            retryable=retryable(exc) and not refused, refused=refused))  # fmt: skip
+                    attempts.append(
+                        Attempt(
+                            backend.name,
+                            model_id,
+                            "error",
+                            error,
+                            retryable=retryable(exc) and not refused,
+                            refused=refused,
+                        )
+                    )
                     if backend_fault(exc):
-                        await state.breaker_failure(backend.name, error)
+                        await breaker.breaker_failure(backend.name, error)
                 finally:
-                    await state.inflight_remove(backend.name, token)
+                    await breaker.inflight_remove(backend.name, token)
     except GatewayError as exc:
         if exc.code == "bad_request":  # every backend with the model refused
             why = "; ".join(f"{a.backend} answered {a.error}" for a in attempts if a.refused)

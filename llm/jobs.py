@@ -27,11 +27,13 @@ def _progress(report: Reporter):
 
 def benchmark_result_json(result: BenchmarkResult) -> dict:
     return {
-        "backend": result.backend.name, "model": result.model, "runs": result.runs,
+        "backend": result.backend.name,
+        "model": result.model,
+        "runs": result.runs,
         "ttft_ms": [result.ttft_ms_min, result.ttft_ms_median, result.ttft_ms_max],
         "tokens_per_s": [result.tokens_per_s_min, result.tokens_per_s_median, result.tokens_per_s_max],
         "latency_ms": [result.latency_ms_min, result.latency_ms_median, result.latency_ms_max],
-    }  # fmt: skip
+    }
 
 
 def benchmark_job(job: Job, report: Reporter) -> dict:
@@ -57,26 +59,3 @@ def long_text_job(job: Job, report: Reporter) -> dict:
         )
     )
     return {"message": f"done: {out['chunks']} chunks", "result": out["result"], "chunks": out["chunks"]}
-
-
-def job_json(job: Job) -> dict:
-    """What the Models page polls: the job's state and, once it succeeded, its result (never the input text)."""
-    result = job.result or {}
-    last_line = job.log.rstrip("\n").rsplit("\n", 1)[-1].split(" ", 1)[-1] if job.log else ""
-    if job.status == Job.Status.SUCCEEDED:
-        message = result.get("message", "done")
-    elif job.is_finished:
-        message = job.error or job.status
-    else:
-        message = last_line or "queued"
-    data = {
-        "job_id": job.pk, "kind": job.kind, "status": job.status, "progress": round(job.progress, 3),
-        "message": message, "error": job.error, "log": job.log,
-        "model": job.params.get("model"), "backend": job.params.get("backend"),
-    }  # fmt: skip
-    if job.status == Job.Status.SUCCEEDED:
-        if job.kind == "llm.benchmark":
-            data["result"], data["result_id"] = result.get("benchmark"), result.get("result_id")
-        else:
-            data["result"], data["chunks"] = result.get("result", ""), result.get("chunks")
-    return data

@@ -60,8 +60,12 @@ class LocalCache(Generic[T]):
     def _reload(self) -> asyncio.Task:
         loop = asyncio.get_running_loop()
         task = self.loading
-        if (task is not None and not task.done() and task.get_loop() is loop
-                and self.loading_generation == self.generation):  # fmt: skip
+        if (
+            task is not None
+            and not task.done()
+            and task.get_loop() is loop
+            and self.loading_generation == self.generation
+        ):
             return task
         # A fresh context: the load must not borrow a request's database executor, which may end
         # before the load does.

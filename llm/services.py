@@ -34,8 +34,9 @@ def backend_validate_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-async def backend_test(*, user: AbstractBaseUser | None, base_url: str, kind: str, api_key: str = "",
-                       name: str = "") -> dict:  # fmt: skip
+async def backend_test(
+    *, user: AbstractBaseUser | None, base_url: str, kind: str, api_key: str = "", name: str = ""
+) -> dict:
     """Ask a backend that may not be saved yet for its models (staff only): what the form's "Test connection"
     shows. An empty `api_key` with the `name` of a saved backend uses its stored key. Never raises for the
     backend's own failure: {ok: False, error} says what it answered (scrubbed of the key)."""
@@ -56,9 +57,10 @@ async def backend_test(*, user: AbstractBaseUser | None, base_url: str, kind: st
     except discovery.DiscoveryError as exc:
         return {"ok": False, "error": scrub(str(exc), secrets=[probe.api_key]), "ms": _ms_since(started)}
     return {
-        "ok": True, "ms": _ms_since(started),
+        "ok": True,
+        "ms": _ms_since(started),
         "models": [{"id": m.id, "loaded": m.loaded, "kind": m.kind} for m in found],
-    }  # fmt: skip
+    }
 
 
 def _ms_since(started: float) -> float:
@@ -76,8 +78,12 @@ def backend_save(*, user: AbstractBaseUser | None, backend: Backend, api_key: st
     backend.save()
     gateway.backends_forget_local()
     catalogue.catalogue_forget_local()
-    audit_record(user=user, action="llm.backend.create" if is_new else "llm.backend.update", backend=backend.name,
-                 url=backend.base_url)  # fmt: skip
+    audit_record(
+        user=user,
+        action="llm.backend.create" if is_new else "llm.backend.update",
+        backend=backend.name,
+        url=backend.base_url,
+    )
     return backend
 
 
@@ -150,9 +156,12 @@ async def benchmark_run(
         if progress:
             await _maybe_await(progress(i / runs, f"run {i + 1} of {runs}"))
         request = gateway.ChatRequest(
-            messages=[{"role": "user", "content": prompt}], model=model, max_tokens=max_tokens, temperature=0.7,
+            messages=[{"role": "user", "content": prompt}],
+            model=model,
+            max_tokens=max_tokens,
+            temperature=0.7,
             only_backend=backend.name,
-        )  # fmt: skip
+        )
         end = None
         async for event in gateway.chat_stream(request):
             if isinstance(event, gateway.StreamEnd):
@@ -164,12 +173,23 @@ async def benchmark_run(
     if progress:
         await _maybe_await(progress(1.0, "done"))
     return await BenchmarkResult.objects.acreate(
-        backend=backend, model=model, runs=runs, prompt=prompt, max_tokens=max_tokens,
-        ttft_ms_min=min(ttfts), ttft_ms_median=statistics.median(ttfts), ttft_ms_max=max(ttfts),
-        tokens_per_s_min=min(rates), tokens_per_s_median=statistics.median(rates), tokens_per_s_max=max(rates),
-        latency_ms_min=min(latencies), latency_ms_median=statistics.median(latencies), latency_ms_max=max(latencies),
-        completion_tokens_median=statistics.median(completions), created_by=user,
-    )  # fmt: skip
+        backend=backend,
+        model=model,
+        runs=runs,
+        prompt=prompt,
+        max_tokens=max_tokens,
+        ttft_ms_min=min(ttfts),
+        ttft_ms_median=statistics.median(ttfts),
+        ttft_ms_max=max(ttfts),
+        tokens_per_s_min=min(rates),
+        tokens_per_s_median=statistics.median(rates),
+        tokens_per_s_max=max(rates),
+        latency_ms_min=min(latencies),
+        latency_ms_median=statistics.median(latencies),
+        latency_ms_max=max(latencies),
+        completion_tokens_median=statistics.median(completions),
+        created_by=user,
+    )
 
 
 async def _maybe_await(value) -> None:
@@ -193,10 +213,15 @@ async def models_compare(
         except gateway.GatewayError as exc:
             return {"model": model, "ok": False, "error": exc.message}
         return {
-            "model": model, "ok": True, "backend": result.backend, "content": result.content,
-            "finish_reason": result.finish_reason, "timings": result.timings, "usage": result.usage,
+            "model": model,
+            "ok": True,
+            "backend": result.backend,
+            "content": result.content,
+            "finish_reason": result.finish_reason,
+            "timings": result.timings,
+            "usage": result.usage,
             "flags": [f.reason for f in result.flags],
-        }  # fmt: skip
+        }
 
     return list(await asyncio.gather(*(one(m) for m in models)))
 
@@ -250,10 +275,12 @@ async def long_text_process(
             await _maybe_await(progress(i / (len(chunks) + 1), f"chunk {i + 1} of {len(chunks)}"))
         result = await gateway.chat(
             gateway.ChatRequest(
-                messages=[{"role": "user", "content": f"{instruction}\n\n---\n{chunk}"}], model=model,
-                max_tokens=answer_tokens, temperature=0.2,
+                messages=[{"role": "user", "content": f"{instruction}\n\n---\n{chunk}"}],
+                model=model,
+                max_tokens=answer_tokens,
+                temperature=0.2,
             )
-        )  # fmt: skip
+        )
         partials.append(result.content)
     if progress:
         await _maybe_await(progress(len(chunks) / (len(chunks) + 1), "combining"))
@@ -264,11 +291,18 @@ async def long_text_process(
         final = (
             await gateway.chat(
                 gateway.ChatRequest(
-                    messages=[{"role": "user", "content": f"{instruction}\n\nCombine these partial answers into one:\n{joined}"}],
-                    model=model, max_tokens=answer_tokens, temperature=0.2,
+                    messages=[
+                        {
+                            "role": "user",
+                            "content": f"{instruction}\n\nCombine these partial answers into one:\n{joined}",
+                        }
+                    ],
+                    model=model,
+                    max_tokens=answer_tokens,
+                    temperature=0.2,
                 )
             )
-        ).content  # fmt: skip
+        ).content
     if progress:
         await _maybe_await(progress(1.0, "done"))
     return {"chunks": len(chunks), "budget_tokens": budget, "partials": partials, "result": final}

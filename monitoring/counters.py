@@ -13,6 +13,8 @@ from collections import Counter
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 
+from core import redis_clients
+
 log = logging.getLogger(__name__)
 
 KEY = "orch:counters"
@@ -39,10 +41,8 @@ def flush() -> None:
         _last_flush = time.monotonic()
     if not items:
         return
-    from monitoring.store import sync_client
-
     try:
-        pipe = sync_client().pipeline(transaction=False)
+        pipe = redis_clients.sync_client().pipeline(transaction=False)
         for field, amount in items:
             pipe.hincrbyfloat(KEY, field, amount)
         pipe.execute()
@@ -55,10 +55,8 @@ def flush() -> None:
 
 def read() -> dict[tuple[str, ...], float]:
     """Every counter, as (name, *labels) → value; flushes this process's own first."""
-    from monitoring.store import sync_client
-
     flush()
-    return {tuple(field.split("|")): float(value) for field, value in sync_client().hgetall(KEY).items()}
+    return {tuple(field.split("|")): float(value) for field, value in redis_clients.sync_client().hgetall(KEY).items()}
 
 
 class RequestCounterMiddleware:

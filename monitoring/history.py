@@ -12,9 +12,18 @@ from django.utils import timezone
 from monitoring.models import Sample
 
 AVERAGED = (
-    "cpu_percent", "load_1", "memory_percent", "memory_used", "disk_percent", "net_sent_per_s", "net_recv_per_s",
-    "gpu_util_percent", "gpu_memory_percent", "gpu_temperature_c", "gpu_power_w",
-)  # fmt: skip
+    "cpu_percent",
+    "load_1",
+    "memory_percent",
+    "memory_used",
+    "disk_percent",
+    "net_sent_per_s",
+    "net_recv_per_s",
+    "gpu_util_percent",
+    "gpu_memory_percent",
+    "gpu_temperature_c",
+    "gpu_power_w",
+)
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 # The resolution each range is drawn at (a few hundred to ~1,500 points).
 RANGE_RESOLUTION = {"1h": Sample.Resolution.RAW, "24h": Sample.Resolution.MINUTE, "7d": Sample.Resolution.HOUR}

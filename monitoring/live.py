@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from monitoring import alerts, store
+from monitoring import live_state, selectors
 from monitoring.metrics import metrics_snapshot
+from monitoring.serializers import alert_event_json
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,8 @@ class Broadcaster:
 
     async def _take(self) -> str:
         sample = await metrics_snapshot()
-        sample["hosts"] = {h: s for h, s in (await store.latest_all()).items() if h != sample["host"]}
-        sample["alerts"] = await sync_to_async(lambda: [alerts.event_dict(e) for e in alerts.open_events()])()
+        sample["hosts"] = {h: s for h, s in (await live_state.latest_all()).items() if h != sample["host"]}
+        sample["alerts"] = await sync_to_async(lambda: [alert_event_json(e) for e in selectors.events_open()])()
         self.samples_taken += 1
         # One encoding for every subscriber: per-subscriber json.dumps was most of a tick's cost.
         text = json.dumps({"type": "monitoring:metrics", **sample}, separators=(",", ":"))

@@ -57,9 +57,13 @@ def data_volumes() -> list[str]:
     for path in paths:
         resolved = str(Path(path).resolve())
         mount = next(
-            (p.mountpoint for p in partitions if resolved == p.mountpoint or resolved.startswith(p.mountpoint.rstrip("/") + "/")),
+            (
+                p.mountpoint
+                for p in partitions
+                if resolved == p.mountpoint or resolved.startswith(p.mountpoint.rstrip("/") + "/")
+            ),
             "/",
-        )  # fmt: skip
+        )
         mounts.setdefault(mount, path)
     _volumes = (time.monotonic(), list(mounts))
     return _volumes[1]
@@ -173,16 +177,16 @@ async def llamacpp_metrics(backend) -> dict | None:
 
 async def backends_snapshot() -> list[dict]:
     """Each enabled backend: up/down (the sampler's probe when fresh, else discovery), circuit, load."""
-    from llm import state
+    from llm import breaker
     from llm.catalogue import catalogue_get
     from llm.models import Backend
-    from monitoring import store
+    from monitoring import live_state
 
     backends = [b async for b in Backend.objects.filter(enabled=True).order_by("name")]
     if not backends:
         return []
-    states = await state.states([b.name for b in backends])
-    probes = await store.probes_get()
+    states = await breaker.states([b.name for b in backends])
+    probes = await live_state.probes_get()
     try:
         entry = await catalogue_get()
     except Exception:  # noqa: BLE001 - metrics go out even when discovery cannot run

@@ -9,11 +9,11 @@ from django.db.models import Count
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from monitoring import counters, store
+from monitoring import counters, live_state
 
 
 def _latest() -> dict[str, dict]:
-    return asyncio.run(store.latest_all())
+    return asyncio.run(live_state.latest_all())
 
 
 class OrchestratorCollector:

@@ -13,7 +13,8 @@ import httpx
 from django.conf import settings
 from django.db import close_old_connections
 
-from monitoring import alerts, store
+from core import redis_clients
+from monitoring import live_state, services
 from monitoring.metrics import host_name, metrics_snapshot
 from monitoring.models import Sample
 
@@ -45,7 +46,9 @@ def sample_store(snapshot: dict) -> Sample:
     gpus = snapshot.get("gpu") or []
     ts = datetime.fromtimestamp(snapshot["ts"] // 1000, tz=UTC)
     sample, _ = Sample.objects.update_or_create(
-        host=snapshot["host"], resolution=Sample.Resolution.RAW, ts=ts,
+        host=snapshot["host"],
+        resolution=Sample.Resolution.RAW,
+        ts=ts,
         defaults={
             "cpu_percent": snapshot["cpu"]["percent"],
             "load_1": snapshot["cpu"]["load_avg"][0],
@@ -59,31 +62,35 @@ def sample_store(snapshot: dict) -> Sample:
             "gpu_temperature_c": max(g["temperature_c"] for g in gpus) if gpus else None,
             "gpu_power_w": sum(g["power_w"] or 0 for g in gpus) if gpus else None,
             "backends": {
-                b["name"]: {"up": 1.0 if b["status"] == "up" else 0.0, "in_flight": b["in_flight"], "latency_ms": b["latency_ms"]}
+                b["name"]: {
+                    "up": 1.0 if b["status"] == "up" else 0.0,
+                    "in_flight": b["in_flight"],
+                    "latency_ms": b["latency_ms"],
+                }
                 for b in snapshot.get("llm", {}).get("backends", [])
             },
         },
-    )  # fmt: skip
+    )
     return sample
 
 
 def record(loop: asyncio.AbstractEventLoop | None = None) -> dict | None:
     """Take, store and judge one sample of this host; None when another process did it this interval."""
     host = host_name()
-    slot = f"{store.PREFIX}:tick:{host}"
-    if not store.sync_client().set(
+    slot = f"{live_state.PREFIX}:tick:{host}"
+    if not redis_clients.sync_client().set(
         slot, str(time.time()), nx=True, ex=max(1, int(settings.MONITORING_INTERVAL_S * 0.8))
     ):
         return None
 
     async def take() -> dict:
-        store.probes_put(await probe_backends())
+        live_state.probes_put(await probe_backends())
         return await metrics_snapshot()
 
     snapshot = loop.run_until_complete(take()) if loop is not None else asyncio.run(take())
-    store.latest_put(snapshot)
+    live_state.latest_put(snapshot)
     sample_store(snapshot)
-    alerts.evaluate(snapshot)
+    services.evaluate(snapshot)
     return snapshot
 
 

@@ -1,11 +1,11 @@
 from django.urls import path
 
-from monitoring import views
+from monitoring import api, views
 
 app_name = "monitoring"
 urlpatterns = [
     path("", views.index, name="index"),
-    path("api/history", views.api_history, name="history"),
-    path("api/hosts", views.api_hosts, name="hosts"),
-    path("api/alerts", views.api_alerts, name="alerts"),
+    path("api/history", api.history_series, name="history"),
+    path("api/hosts", api.hosts, name="hosts"),
+    path("api/alerts", api.alert_list, name="alerts"),
 ]

@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from llm import api as llm_api
+from llm import v1 as llm_v1
 from monitoring import views as monitoring_views
 
 # The admin's own login form would authenticate around allauth's failed-login limits: one login page for all
@@ -13,9 +13,9 @@ urlpatterns = [
     path("", include("core.urls")),
     path("chat/", include("chat.urls")),
     path("models/", include("llm.urls")),
-    path("v1/models", llm_api.models, name="v1_models"),
-    path("v1/chat/completions", llm_api.chat_completions, name="v1_chat_completions"),
-    path("v1/embeddings", llm_api.embeddings, name="v1_embeddings"),
+    path("v1/models", llm_v1.models, name="v1_models"),
+    path("v1/chat/completions", llm_v1.chat_completions, name="v1_chat_completions"),
+    path("v1/embeddings", llm_v1.embeddings, name="v1_embeddings"),
     path("browser/", include("browser.urls")),
     path("knowledge/", include("knowledge.urls")),
     path("orchestration/", include("orchestration.urls")),

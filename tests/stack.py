@@ -37,17 +37,36 @@ def mariadb_start(workdir: Path) -> tuple[subprocess.Popen, int]:
     user_args = ["--user=root"] if os.geteuid() == 0 else []
     install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
     subprocess.run(
-        [install, "--no-defaults", f"--datadir={datadir}", "--auth-root-authentication-method=socket",
-         "--skip-test-db", *user_args],
-        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            install,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            "--auth-root-authentication-method=socket",
+            "--skip-test-db",
+            *user_args,
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
     server = shutil.which("mariadbd") or shutil.which("mysqld") or "/usr/sbin/mariadbd"
     proc = subprocess.Popen(
-        [server, "--no-defaults", f"--datadir={datadir}", f"--socket={sock}", f"--port={port}",
-         "--bind-address=127.0.0.1", "--skip-name-resolve", f"--log-error={workdir / 'mariadb.err'}",
-         "--innodb-buffer-pool-size=128M", "--innodb-flush-log-at-trx-commit=2", *user_args],
-        stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            server,
+            "--no-defaults",
+            f"--datadir={datadir}",
+            f"--socket={sock}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            "--skip-name-resolve",
+            f"--log-error={workdir / 'mariadb.err'}",
+            "--innodb-buffer-pool-size=128M",
+            "--innodb-flush-log-at-trx-commit=2",
+            *user_args,
+        ],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     client = shutil.which("mariadb") or shutil.which("mysql")
     sql = (
         f"CREATE USER '{MARIADB_USER}'@'127.0.0.1' IDENTIFIED BY '{MARIADB_PASSWORD}';"
@@ -148,10 +167,18 @@ def main(pytest_args: list[str]) -> int:
             log(f"pytest, {name} stack")
             try:
                 subprocess.run(
-                    [sys.executable, "-m", "pytest", f"--junitxml={junit}", "-o", f"junit_suite_name={name}",
-                     *pytest_args],
-                    env=env, cwd=ROOT,
-                )  # fmt: skip
+                    [
+                        sys.executable,
+                        "-m",
+                        "pytest",
+                        f"--junitxml={junit}",
+                        "-o",
+                        f"junit_suite_name={name}",
+                        *pytest_args,
+                    ],
+                    env=env,
+                    cwd=ROOT,
+                )
             finally:
                 if embedded_redis is not None:
                     embedded.process_stop(embedded_redis)

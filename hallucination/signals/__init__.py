@@ -10,5 +10,15 @@ from hallucination.signals import local, model  # noqa: F401 - registers the sig
 from hallucination.signals.base import REGISTRY, EmbedFn, Material, Signal, SignalResult, signal_names, signal_register
 from hallucination.signals.model import judge_odds, judge_parse, judge_score
 
-__all__ = ["REGISTRY", "EmbedFn", "Material", "Signal", "SignalResult", "judge_odds", "judge_parse", "judge_score",
-           "signal_names", "signal_register"]  # fmt: skip
+__all__ = [
+    "REGISTRY",
+    "EmbedFn",
+    "Material",
+    "Signal",
+    "SignalResult",
+    "judge_odds",
+    "judge_parse",
+    "judge_score",
+    "signal_names",
+    "signal_register",
+]

@@ -41,17 +41,32 @@ JUDGE_SOURCE_CHARS = 1500
 
 # (phrase pattern, strength): how much a hedge says the writer was unsure.
 HEDGES: list[tuple[str, float]] = [
-    (r"i (?:do not|don't) know", 0.9), (r"i(?:'m| am) not (?:sure|certain)", 0.9), (r"not (?:sure|certain)", 0.8),
-    (r"i (?:cannot|can't|could not|couldn't) (?:verify|confirm|be sure)", 0.9), (r"i(?:'m| am) unsure", 0.9),
-    (r"i (?:might|may|could) be (?:wrong|mistaken)", 0.9), (r"no reliable information", 0.9),
+    (r"i (?:do not|don't) know", 0.9),
+    (r"i(?:'m| am) not (?:sure|certain)", 0.9),
+    (r"not (?:sure|certain)", 0.8),
+    (r"i (?:cannot|can't|could not|couldn't) (?:verify|confirm|be sure)", 0.9),
+    (r"i(?:'m| am) unsure", 0.9),
+    (r"i (?:might|may|could) be (?:wrong|mistaken)", 0.9),
+    (r"no reliable information", 0.9),
     (r"(?:this|that) (?:may|might) (?:be|not be) (?:accurate|correct|inaccurate)", 0.85),
-    (r"as far as i (?:know|can tell|remember)", 0.7), (r"if i (?:recall|remember) (?:correctly|rightly)?", 0.7),
-    (r"to (?:the best of )?my knowledge", 0.6), (r"i (?:think|believe|guess|suppose|assume)", 0.6),
-    (r"it (?:seems|appears)", 0.5), (r"(?:seems|appears) to", 0.4), (r"probably", 0.5), (r"possibly", 0.5),
-    (r"perhaps", 0.5), (r"maybe", 0.5), (r"(?:might|could) have", 0.5), (r"may have", 0.4), (r"likely", 0.4),
-    (r"reportedly|allegedly|supposedly|rumou?red", 0.5), (r"(?:some|many) (?:say|believe|claim)", 0.5),
-    (r"(?:roughly|approximately|about|around) (?=\d)", 0.2), (r"unclear|uncertain", 0.6),
-]  # fmt: skip
+    (r"as far as i (?:know|can tell|remember)", 0.7),
+    (r"if i (?:recall|remember) (?:correctly|rightly)?", 0.7),
+    (r"to (?:the best of )?my knowledge", 0.6),
+    (r"i (?:think|believe|guess|suppose|assume)", 0.6),
+    (r"it (?:seems|appears)", 0.5),
+    (r"(?:seems|appears) to", 0.4),
+    (r"probably", 0.5),
+    (r"possibly", 0.5),
+    (r"perhaps", 0.5),
+    (r"maybe", 0.5),
+    (r"(?:might|could) have", 0.5),
+    (r"may have", 0.4),
+    (r"likely", 0.4),
+    (r"reportedly|allegedly|supposedly|rumou?red", 0.5),
+    (r"(?:some|many) (?:say|believe|claim)", 0.5),
+    (r"(?:roughly|approximately|about|around) (?=\d)", 0.2),
+    (r"unclear|uncertain", 0.6),
+]
 _HEDGE_RES = [(re.compile(rf"\b(?:{p})", re.I), s) for p, s in HEDGES]
 
 

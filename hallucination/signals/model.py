@@ -109,9 +109,12 @@ class JudgeSignal(Signal):
                 content = JUDGE_WITHOUT_SOURCES.format(prompt=m.prompt.strip()[:2000] or "(none)", sentence=sentence)
             # The question goes in the user turn: some chat templates (Gemma's) drop system prompts.
             request = gateway.ChatRequest(
-                messages=[{"role": "user", "content": content}], model=m.judge_model, temperature=0.0, max_tokens=1,
+                messages=[{"role": "user", "content": content}],
+                model=m.judge_model,
+                temperature=0.0,
+                max_tokens=1,
                 extra={"logprobs": True, "top_logprobs": JUDGE_TOP_LOGPROBS},
-            )  # fmt: skip
+            )
             async with limit:
                 try:
                     try:

@@ -81,32 +81,58 @@ def staff_objects(staff, fake):
     for verdict, score in (("supported", 0.1), ("uncertain", 0.45), ("likely_hallucinated", 0.8), ("unchecked", None)):
         Message.objects.create(conversation=conversation, role="user", content=f"Question for {verdict}?")
         Message.objects.create(
-            conversation=conversation, role="assistant", content="The tower was finished in 1889.", model="m",
-            validation={"verdict": verdict, "score": score, "signals": [], "sentences": [], "attempts": [],
-                        "notice": "Written again with the sources."},
-        )  # fmt: skip
+            conversation=conversation,
+            role="assistant",
+            content="The tower was finished in 1889.",
+            model="m",
+            validation={
+                "verdict": verdict,
+                "score": score,
+                "signals": [],
+                "sentences": [],
+                "attempts": [],
+                "notice": "Written again with the sources.",
+            },
+        )
     first = conversation.messages.filter(role="assistant").first()
     Message.objects.create(  # a regenerated answer: the version switcher shows "2 / 2"
-        conversation=conversation, role="assistant", content="Finished in 1889, by Eiffel's company.", model="m",
+        conversation=conversation,
+        role="assistant",
+        content="Finished in 1889, by Eiffel's company.",
+        model="m",
         version_of=first,
-    )  # fmt: skip
+    )
     Message.objects.filter(pk=first.pk).update(hidden=True)
     Message.objects.create(conversation=conversation, role="user", content="And then?")
     Message.objects.create(
-        conversation=conversation, role="assistant", content="Half an ans", status="failed", model="m",
+        conversation=conversation,
+        role="assistant",
+        content="Half an ans",
+        status="failed",
+        model="m",
         error="The model server stopped mid-answer.",
-    )  # fmt: skip
+    )
     failed_job = Job.objects.create(
-        user=staff, kind="browser.scrape", title="Scrape https://example.org/", status="failed", progress=0.05,
-        error="The page could not be loaded.", params={"url": "https://example.org/", "options": {}},
-    )  # fmt: skip
-    return {"kb": kb.pk, "task": task.pk, "failed_task": failed_task.pk, "conversation": conversation.pk,
-            "failed_job": failed_job.pk}  # fmt: skip
+        user=staff,
+        kind="browser.scrape",
+        title="Scrape https://example.org/",
+        status="failed",
+        progress=0.05,
+        error="The page could not be loaded.",
+        params={"url": "https://example.org/", "options": {}},
+    )
+    return {
+        "kb": kb.pk,
+        "task": task.pk,
+        "failed_task": failed_task.pk,
+        "conversation": conversation.pk,
+        "failed_job": failed_job.pk,
+    }
 
 
 def test_no_serious_or_critical_accessibility_violation_on_any_page(
     daphne_url, staff, staff_objects, monkeypatch, celery_worker, artifacts_dir
-):  # fmt: skip
+):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     axe = AXE.read_text()
     found: dict[str, list] = {}

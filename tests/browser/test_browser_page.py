@@ -333,10 +333,12 @@ def test_job_page_follows_progress_live_and_cancels(page, daphne_url, alice, art
     from core.jobs import job_create
 
     job = job_create(
-        user=alice, kind="browser.automate", title="Waiting for a worker",
+        user=alice,
+        kind="browser.automate",
+        title="Waiting for a worker",
         params={"steps": [{"action": "goto", "url": "https://example.com/"}, {"action": "screenshot"}]},
         enqueue=False,
-    )  # fmt: skip
+    )
     login(page, daphne_url)
     page.goto(f"{daphne_url}/browser/jobs/{job.pk}/")
     expect(page.locator("#job-status")).to_have_text("pending")

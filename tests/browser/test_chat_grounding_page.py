@@ -76,9 +76,15 @@ def ws_frames(page) -> tuple[list[dict], list[dict]]:
     return sent, received
 
 
+# notes first: ingestion needs no running loop
 def test_pick_a_base_and_the_answer_cites_it_live_and_after_reload(
-    notes, faked, bob, page, daphne_url, artifacts_dir  # notes first: ingestion needs no running loop
-):  # fmt: skip
+    notes,
+    faked,
+    bob,
+    page,
+    daphne_url,
+    artifacts_dir,
+):
     kb_services.kb_create(user=bob, name="Bob's secrets", description="")
     sent, _ = ws_frames(page)
     login(page, daphne_url)
@@ -156,9 +162,14 @@ def test_pick_a_base_and_the_answer_cites_it_live_and_after_reload(
     assert page.csp_errors == []
 
 
+# faked first: no event loop running yet
 def test_no_bases_yet_links_to_the_knowledge_page_and_the_check_switch_is_remembered_and_sent(
-    faked, alice, page, daphne_url, artifacts_dir  # faked first: no event loop running yet
-):  # fmt: skip
+    faked,
+    alice,
+    page,
+    daphne_url,
+    artifacts_dir,
+):
     sent, received = ws_frames(page)
     login(page, daphne_url)
     page.goto(f"{daphne_url}/chat/")
@@ -228,14 +239,25 @@ GOOD = "The Eiffel Tower was completed in 1889 by the company of Gustave Eiffel 
 BAD = "It was **designed** for the world fair of 1925 in Paris [2]."
 CONTENT = f"{GOOD} {BAD}\n\n```python\nprint('[1] is code')\n```"
 CITATIONS = [
-    {"n": n, "kb_id": 1, "kb_name": "Landmarks", "source_id": n, "source_title": title, "chunk_id": n,
-     "chunk_index": 0, "heading": "", "score": 0.8, "url": url, "page": f"/knowledge/1/sources/{n}/#chunk-0",
-     "excerpt": excerpt}
+    {
+        "n": n,
+        "kb_id": 1,
+        "kb_name": "Landmarks",
+        "source_id": n,
+        "source_title": title,
+        "chunk_id": n,
+        "chunk_index": 0,
+        "heading": "",
+        "score": 0.8,
+        "url": url,
+        "page": f"/knowledge/1/sources/{n}/#chunk-0",
+        "excerpt": excerpt,
+    }
     for n, title, url, excerpt in [
         (1, "Eiffel Tower", "https://example.org/eiffel", "The tower was completed in 1889 for the Exposition."),
         (2, "World fairs", "/knowledge/1/sources/2/#chunk-0", "The 1889 Exposition Universelle was held in Paris."),
     ]
-]  # fmt: skip
+]
 NOTICE = (
     "The answer looked unreliable (risk 0.71); another attempt did no better, so the first answer is shown "
     "with its doubtful sentences highlighted."
@@ -245,46 +267,102 @@ NOTICE = (
 def validation_of(content: str) -> dict:
     good_at, bad_at = content.index(GOOD), content.index(BAD)
     return {
-        "verdict": "likely_hallucinated", "score": 0.71,
+        "verdict": "likely_hallucinated",
+        "score": 0.71,
         "signals": [
-            {"name": "support", "title": "Support from the sources", "score": 0.82, "weight": 0.25,
-             "evidence": "no source mentions 1925", "used": True},
-            {"name": "specifics", "title": "Unsupported specifics", "score": 0.9, "weight": 0.25,
-             "evidence": ["1925"], "used": True},
-            {"name": "consistency", "title": "Agreement between samples", "score": 0.41, "weight": 0.5,
-             "evidence": "2 of 3 samples disagree", "used": True},
+            {
+                "name": "support",
+                "title": "Support from the sources",
+                "score": 0.82,
+                "weight": 0.25,
+                "evidence": "no source mentions 1925",
+                "used": True,
+            },
+            {
+                "name": "specifics",
+                "title": "Unsupported specifics",
+                "score": 0.9,
+                "weight": 0.25,
+                "evidence": ["1925"],
+                "used": True,
+            },
+            {
+                "name": "consistency",
+                "title": "Agreement between samples",
+                "score": 0.41,
+                "weight": 0.5,
+                "evidence": "2 of 3 samples disagree",
+                "used": True,
+            },
             {"name": "judge", "title": "Judge model", "score": None, "weight": 0.0, "evidence": "", "used": False},
         ],
         "sentences": [
-            {"index": 0, "text": GOOD, "start": good_at, "end": good_at + len(GOOD), "score": 0.05,
-             "label": "supported", "signals": {"support": 0.05}, "evidence": {}},
-            {"index": 1, "text": BAD, "start": bad_at, "end": bad_at + len(BAD), "score": 0.86,
-             "label": "likely_hallucinated", "signals": {"support": 0.82, "specifics": 0.9},
-             "evidence": {"support": "no source mentions 1925", "specifics": "1925 is in no source"}},
+            {
+                "index": 0,
+                "text": GOOD,
+                "start": good_at,
+                "end": good_at + len(GOOD),
+                "score": 0.05,
+                "label": "supported",
+                "signals": {"support": 0.05},
+                "evidence": {},
+            },
+            {
+                "index": 1,
+                "text": BAD,
+                "start": bad_at,
+                "end": bad_at + len(BAD),
+                "score": 0.86,
+                "label": "likely_hallucinated",
+                "signals": {"support": 0.82, "specifics": 0.9},
+                "evidence": {"support": "no source mentions 1925", "specifics": "1925 is in no source"},
+            },
         ],
         "checks": [{"name": "response_checks", "passed": True, "detail": "not empty, not truncated, not repetitive"}],
         "attempts": [
-            {"strategy": "first", "model": "fake-wrong", "temperature": 0.7, "score": 0.71,
-             "verdict": "likely_hallucinated", "content": content},
-            {"strategy": "grounded", "model": "fake-wrong", "temperature": 0.7, "score": 0.74,
-             "verdict": "likely_hallucinated", "content": content},
+            {
+                "strategy": "first",
+                "model": "fake-wrong",
+                "temperature": 0.7,
+                "score": 0.71,
+                "verdict": "likely_hallucinated",
+                "content": content,
+            },
+            {
+                "strategy": "grounded",
+                "model": "fake-wrong",
+                "temperature": 0.7,
+                "score": 0.74,
+                "verdict": "likely_hallucinated",
+                "content": content,
+            },
         ],
-        "chosen": 0, "replaced": False, "notice": NOTICE, "ms": 1234.5,
-    }  # fmt: skip
+        "chosen": 0,
+        "replaced": False,
+        "notice": NOTICE,
+        "ms": 1234.5,
+    }
 
 
 def seed_checked_answer(user, conversation_id: int | None = None) -> Message:
     started = services.chat_start(user=user, content=QUESTION, conversation_id=conversation_id)
     services.message_finish(
-        message_id=started.assistant_message.pk, status="complete", content=CONTENT, model="fake-wrong",
-        citations=CITATIONS, validation=validation_of(CONTENT),
-    )  # fmt: skip
+        message_id=started.assistant_message.pk,
+        status="complete",
+        content=CONTENT,
+        model="fake-wrong",
+        citations=CITATIONS,
+        validation=validation_of(CONTENT),
+    )
     return Message.objects.get(pk=started.assistant_message.pk)
 
 
 def test_a_checked_answer_shows_its_verdict_flagged_sentences_details_and_notice(
-    page, daphne_url, alice, artifacts_dir
-):  # fmt: skip
+    page,
+    daphne_url,
+    alice,
+    artifacts_dir,
+):
     message = seed_checked_answer(alice)
     login(page, daphne_url)
     page.goto(f"{daphne_url}/chat/c/{message.conversation_id}/")
@@ -356,23 +434,52 @@ def test_a_checked_answer_shows_its_verdict_flagged_sentences_details_and_notice
 
 
 def test_unchecked_and_supported_verdicts_read_plainly_and_hostile_citations_stay_text(
-    page, daphne_url, alice
-):  # fmt: skip
-    hostile = {**CITATIONS[0], "source_title": "<img src=x onerror=alert(1)>", "page": "javascript:alert(1)",
-               "url": "javascript:alert(2)"}  # fmt: skip
+    page,
+    daphne_url,
+    alice,
+):
+    hostile = {
+        **CITATIONS[0],
+        "source_title": "<img src=x onerror=alert(1)>",
+        "page": "javascript:alert(1)",
+        "url": "javascript:alert(2)",
+    }
     started = services.chat_start(user=alice, content="Check me")
     services.message_finish(
-        message_id=started.assistant_message.pk, status="complete", content="Plain answer [1].", citations=[hostile],
-        validation={"verdict": "unchecked", "score": None, "signals": [], "sentences": [], "checks": [],
-                    "attempts": [], "chosen": None, "replaced": False, "error": "the check did not finish within 60 s",
-                    "notice": "This answer could not be checked: the check did not finish within 60 s."},
-    )  # fmt: skip
+        message_id=started.assistant_message.pk,
+        status="complete",
+        content="Plain answer [1].",
+        citations=[hostile],
+        validation={
+            "verdict": "unchecked",
+            "score": None,
+            "signals": [],
+            "sentences": [],
+            "checks": [],
+            "attempts": [],
+            "chosen": None,
+            "replaced": False,
+            "error": "the check did not finish within 60 s",
+            "notice": "This answer could not be checked: the check did not finish within 60 s.",
+        },
+    )
     second = services.chat_start(user=alice, content="And me", conversation_id=started.conversation.pk)
     services.message_finish(
-        message_id=second.assistant_message.pk, status="complete", content="Fine answer.",
-        validation={"verdict": "supported", "score": 0.08, "signals": [], "sentences": [], "checks": [],
-                    "attempts": [], "chosen": 0, "replaced": False, "notice": ""},
-    )  # fmt: skip
+        message_id=second.assistant_message.pk,
+        status="complete",
+        content="Fine answer.",
+        validation={
+            "verdict": "supported",
+            "score": 0.08,
+            "signals": [],
+            "sentences": [],
+            "checks": [],
+            "attempts": [],
+            "chosen": 0,
+            "replaced": False,
+            "notice": "",
+        },
+    )
     login(page, daphne_url)
     page.goto(f"{daphne_url}/chat/c/{started.conversation.pk}/")
     unchecked = page.locator(f'.message[data-message-id="{started.assistant_message.pk}"]')
@@ -398,8 +505,17 @@ def test_a_long_conversation_of_checked_answers_stays_fast(page, daphne_url, ali
     rows = []
     for _ in range(250):
         rows.append(Message(conversation=conversation, role="user", content=QUESTION, status="complete"))
-        rows.append(Message(conversation=conversation, role="assistant", content=CONTENT, status="complete",
-                            model="fake-wrong", citations=CITATIONS, validation=validation))  # fmt: skip
+        rows.append(
+            Message(
+                conversation=conversation,
+                role="assistant",
+                content=CONTENT,
+                status="complete",
+                model="fake-wrong",
+                citations=CITATIONS,
+                validation=validation,
+            )
+        )
     Message.objects.bulk_create(rows)
     login(page, daphne_url)
     started = time.monotonic()

@@ -79,9 +79,10 @@ def test_model_html_never_runs_as_script(page, daphne_url, alice):
 
     started = services.chat_start(user=alice, content="show me html")
     services.message_finish(
-        message_id=started.assistant_message.pk, status="complete",
+        message_id=started.assistant_message.pk,
+        status="complete",
         content='Here: <img src=x onerror="document.title=\'pwned\'"> <script>document.title="pwned"</script> **bold**',
-    )  # fmt: skip
+    )
     login(page, daphne_url)
     page.goto(f"{daphne_url}/chat/c/{started.conversation.pk}/")
     body = page.locator(f'.message[data-message-id="{started.assistant_message.pk}"] .message-body')

@@ -38,8 +38,11 @@ def test_panel_shows_backends_runs_a_benchmark_and_counts_tokens(page, daphne_ur
 
 
 def test_with_one_model_compare_says_why_it_is_off_and_load_unload_says_why_it_is_missing(
-    page, daphne_url, staff, celery_worker
-):  # fmt: skip
+    page,
+    daphne_url,
+    staff,
+    celery_worker,
+):
     login(page, daphne_url, "charlie")
     page.goto(f"{daphne_url}/models/")
     expect(page.locator("#model-rows tr").first).to_contain_text("gemma-3-270m")

@@ -74,10 +74,15 @@ def test_dashboard_live_history_and_alerts(page, daphne_url, alice, artifacts_di
     host = host_name()
     for minutes in range(6):
         Sample.objects.create(
-            host=host, ts=now - timedelta(minutes=9 - minutes), cpu_percent=40 + minutes, memory_percent=55,
-            disk_percent=30, net_sent_per_s=1000, net_recv_per_s=5000,
+            host=host,
+            ts=now - timedelta(minutes=9 - minutes),
+            cpu_percent=40 + minutes,
+            memory_percent=55,
+            disk_percent=30,
+            net_sent_per_s=1000,
+            net_recv_per_s=5000,
             backends={"testllm": {"up": 1.0, "in_flight": 0, "latency_ms": 120.0}},
-        )  # fmt: skip
+        )
     page.get_by_role("button", name="1 h").click()
     expect(page.get_by_role("button", name="1 h")).to_have_attribute("aria-pressed", "true")
     expect(page.get_by_role("button", name="Live")).to_have_attribute("aria-pressed", "false")
@@ -103,10 +108,15 @@ def test_dashboard_live_history_and_alerts(page, daphne_url, alice, artifacts_di
     message = "CPU at 97% on test-node-2 (over 90% for 3 min)"
     # Another host's event: this host's sampler (if a worker runs) would resolve one of its own.
     AlertEvent.objects.create(
-        rule=rule, host="test-node-2", message=message, value=97, peak=97,
-        breach_started_at=timezone.now() - timedelta(minutes=3), opened_at=timezone.now(),
+        rule=rule,
+        host="test-node-2",
+        message=message,
+        value=97,
+        peak=97,
+        breach_started_at=timezone.now() - timedelta(minutes=3),
+        opened_at=timezone.now(),
         open_key=f"test:{uuid.uuid4().hex}",
-    )  # fmt: skip
+    )
     page.goto(f"{daphne_url}/")
     badge = page.locator("#header-alerts")
     expect(badge).to_be_visible(timeout=20_000)
@@ -226,8 +236,13 @@ def test_gpus_other_hosts_and_reconnecting_from_a_scripted_socket(page, daphne_u
             ws.send(json.dumps(welcome()))  # the second connection is welcomed later, by the test
 
     def welcome() -> dict:
-        return {"type": "welcome", "protocol": 1, "user": {"id": 1, "username": "alice"}, "server_time": now_ms,
-                "limits": {"max_frame_bytes": 65536, "messages_per_minute": 120}}  # fmt: skip
+        return {
+            "type": "welcome",
+            "protocol": 1,
+            "user": {"id": 1, "username": "alice"},
+            "server_time": now_ms,
+            "limits": {"max_frame_bytes": 65536, "messages_per_minute": 120},
+        }
 
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))

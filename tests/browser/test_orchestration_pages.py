@@ -168,8 +168,13 @@ def test_task_form_runs_live_to_a_judged_answer(page, daphne_url, alice, scripte
 
 def test_vote_failures_and_edit_and_run(page, daphne_url, alice, scripted, artifacts_dir, celery_worker):  # noqa: F811
     login(page, daphne_url)
-    voted = create_task(page, daphne_url, prompt="What is the capital of France?", strategy="vote",
-                        models=["fake-agree-1", "fake-disagree", "fake-500"])  # fmt: skip
+    voted = create_task(
+        page,
+        daphne_url,
+        prompt="What is the capital of France?",
+        strategy="vote",
+        models=["fake-agree-1", "fake-disagree", "fake-500"],
+    )
     page.goto(f"{daphne_url}/orchestration/tasks/{voted}/")
     expect(page.locator("#task-status")).to_have_text("succeeded", timeout=RUN)
     failed_column = page.locator('#answers .answer-col[data-slot="2"]')
@@ -211,13 +216,21 @@ def test_vote_failures_and_edit_and_run(page, daphne_url, alice, scripted, artif
 
 def test_template_variables_are_checked_in_the_form(page, daphne_url, alice, scripted, artifacts_dir, celery_worker):  # noqa: F811
     template = Template.objects.create(
-        user=alice, name="Capital", body="What is the capital of {{ country }}? Answer in {{ sentences }} sentences.",
+        user=alice,
+        name="Capital",
+        body="What is the capital of {{ country }}? Answer in {{ sentences }} sentences.",
         variables=[
-            {"name": "country", "type": "str", "required": True, "default": None, "choices": None,
-             "description": "A country's name"},
+            {
+                "name": "country",
+                "type": "str",
+                "required": True,
+                "default": None,
+                "choices": None,
+                "description": "A country's name",
+            },
             {"name": "sentences", "type": "int", "required": False, "default": 1, "choices": None, "description": ""},
         ],
-    )  # fmt: skip
+    )
     login(page, daphne_url)
     page.goto(f"{daphne_url}/orchestration/tasks/new/?template={template.pk}")
     expect(page.locator("#mode-template")).to_have_attribute("aria-selected", "true")
@@ -241,10 +254,12 @@ def test_template_variables_are_checked_in_the_form(page, daphne_url, alice, scr
     # The server's own check, shown under the variable it names: the template changed since the page loaded.
     page.fill("#tv-country", "France")
     page.fill("#tv-sentences", "")
-    Template.objects.filter(pk=template.pk).update(variables=[
-        {"name": "country", "type": "str", "required": True, "default": None, "choices": None, "description": ""},
-        {"name": "sentences", "type": "int", "required": True, "default": None, "choices": None, "description": ""},
-    ])  # fmt: skip
+    Template.objects.filter(pk=template.pk).update(
+        variables=[
+            {"name": "country", "type": "str", "required": True, "default": None, "choices": None, "description": ""},
+            {"name": "sentences", "type": "int", "required": True, "default": None, "choices": None, "description": ""},
+        ]
+    )
     page.click("#task-submit")
     expect(page.locator('.var-field[data-variable="sentences"] .field-error')).to_contain_text(
         "variable 'sentences' is required"
@@ -264,8 +279,9 @@ def test_template_variables_are_checked_in_the_form(page, daphne_url, alice, scr
 
 
 def test_a_two_step_workflow_is_built_saved_and_run(page, daphne_url, alice, scripted, artifacts_dir, celery_worker):  # noqa: F811
-    old = services.template_create(user=alice, name="Old report", body="Old: {{ answer }}",
-                                   variables=[{"name": "answer", "type": "text"}])  # fmt: skip
+    old = services.template_create(
+        user=alice, name="Old report", body="Old: {{ answer }}", variables=[{"name": "answer", "type": "text"}]
+    )
     services.template_create(
         user=alice, name="Report", body="Answer: {{ answer }}", variables=[{"name": "answer", "type": "text"}]
     )
@@ -401,15 +417,38 @@ def test_every_step_type_has_its_form_and_saves(page, daphne_url, alice, scripte
     kb_id = KnowledgeBase.objects.get().pk
     assert workflow.steps == [
         {"name": "page", "type": "scrape", "url": "{{ inputs.url }}"},
-        {"name": "notes", "type": "retrieve", "query": "{{ steps.page.output }}", "knowledge_base_ids": [kb_id], "k": 3},
-        {"name": "check", "type": "cross_validate", "prompt": "Summarise: {{ steps.notes.output }}",
-         "models": ["fake-agree-1", "fake-agree-2"], "strategy": "vote", "tiebreaker": "judge"},
-        {"name": "sure", "type": "branch", "value": "{{ steps.check.confidence }}", "op": ">=", "threshold": 0.5,
-         "else": "end"},
-        {"name": "polish", "type": "prompt", "prompt": "Polish: {{ steps.check.output }}", "temperature": 0.2,
-         "max_tokens": 200},
+        {
+            "name": "notes",
+            "type": "retrieve",
+            "query": "{{ steps.page.output }}",
+            "knowledge_base_ids": [kb_id],
+            "k": 3,
+        },
+        {
+            "name": "check",
+            "type": "cross_validate",
+            "prompt": "Summarise: {{ steps.notes.output }}",
+            "models": ["fake-agree-1", "fake-agree-2"],
+            "strategy": "vote",
+            "tiebreaker": "judge",
+        },
+        {
+            "name": "sure",
+            "type": "branch",
+            "value": "{{ steps.check.confidence }}",
+            "op": ">=",
+            "threshold": 0.5,
+            "else": "end",
+        },
+        {
+            "name": "polish",
+            "type": "prompt",
+            "prompt": "Polish: {{ steps.check.output }}",
+            "temperature": 0.2,
+            "max_tokens": 200,
+        },
         {"name": "final", "type": "transform", "template": "Final: {{ steps.polish.output }}"},
-    ]  # fmt: skip
+    ]
     # Saved, it comes back as it was built.
     expect(steps).to_have_count(6)
     expect(steps.nth(3).locator('[data-field="else"]')).to_have_value("end")
@@ -422,12 +461,22 @@ def test_every_step_type_has_its_form_and_saves(page, daphne_url, alice, scripte
 def test_run_with_a_cross_check_and_a_branch(page, daphne_url, alice, scripted, artifacts_dir, celery_worker):  # noqa: F811
     login(page, daphne_url)
     steps = [
-        {"name": "check", "type": "cross_validate", "prompt": "What is the capital of France?",
-         "models": ["fake-agree-1", "fake-agree-2"]},
-        {"name": "sure", "type": "branch", "value": "{{ steps.check.confidence }}", "op": ">=", "threshold": 2,
-         "else": "end"},
+        {
+            "name": "check",
+            "type": "cross_validate",
+            "prompt": "What is the capital of France?",
+            "models": ["fake-agree-1", "fake-agree-2"],
+        },
+        {
+            "name": "sure",
+            "type": "branch",
+            "value": "{{ steps.check.confidence }}",
+            "op": ">=",
+            "threshold": 2,
+            "else": "end",
+        },
         {"name": "never", "type": "transform", "template": "Not reached: {{ steps.check.output }}"},
-    ]  # fmt: skip
+    ]
     workflow = api_post(page, daphne_url, "/orchestration/api/workflows", {"name": "Checked", "steps": steps})
     page.goto(f"{daphne_url}/orchestration/workflows/{workflow['workflow']['id']}/")
     expect(page.locator("#run-inputs")).to_contain_text("no variables")
@@ -455,9 +504,16 @@ def test_run_with_a_cross_check_and_a_branch(page, daphne_url, alice, scripted, 
 
 
 def test_pages_need_a_login(client):
-    for path in ("/orchestration/", "/orchestration/tasks/new/", "/orchestration/tasks/1/", "/orchestration/workflows/",
-                 "/orchestration/workflows/new/", "/orchestration/runs/1/", "/orchestration/templates/",
-                 "/orchestration/instructions/"):  # fmt: skip
+    for path in (
+        "/orchestration/",
+        "/orchestration/tasks/new/",
+        "/orchestration/tasks/1/",
+        "/orchestration/workflows/",
+        "/orchestration/workflows/new/",
+        "/orchestration/runs/1/",
+        "/orchestration/templates/",
+        "/orchestration/instructions/",
+    ):
         response = client.get(path)
         assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), path
 
@@ -535,8 +591,12 @@ def test_another_users_task_workflow_and_run_are_404(page, daphne_url, alice, bo
     )
     run = WorkflowRun.objects.create(user=bob, workflow=workflow, steps=workflow.steps)
     login(page, daphne_url)
-    for path in (f"/orchestration/tasks/{task.pk}/", f"/orchestration/workflows/{workflow.pk}/",
-                 f"/orchestration/runs/{run.pk}/", f"/orchestration/tasks/new/?from={task.pk}"):  # fmt: skip
+    for path in (
+        f"/orchestration/tasks/{task.pk}/",
+        f"/orchestration/workflows/{workflow.pk}/",
+        f"/orchestration/runs/{run.pk}/",
+        f"/orchestration/tasks/new/?from={task.pk}",
+    ):
         response = page.goto(f"{daphne_url}{path}")
         if "from=" in path:  # the form opens empty: nothing of Bob's is copied into it
             assert response.status == 200

@@ -63,9 +63,10 @@ def test_rename_search_and_delete(alice_client, conversation):
 
 def test_instructions_and_model_per_conversation(alice_client, conversation):
     response = alice_client.patch(
-        f"/chat/api/conversations/{conversation.pk}", {"system_prompt": "Answer briefly.", "model": "m1"},
+        f"/chat/api/conversations/{conversation.pk}",
+        {"system_prompt": "Answer briefly.", "model": "m1"},
         content_type="application/json",
-    )  # fmt: skip
+    )
     assert response.status_code == 200
     conversation.refresh_from_db()
     assert (conversation.system_prompt, conversation.model) == ("Answer briefly.", "m1")

@@ -83,8 +83,13 @@ async def test_a_hallucinated_answer_is_written_again_and_the_better_one_shown(a
     settings.HALLUCINATION_MAX_RECOVERY = 2
     ws = await connect_as(alice)
     try:
-        await ws.send(type="chat:send", content="When was the Eiffel Tower completed, and by whom?",
-                      model="fake-cool", validate=True, knowledge_base_ids=[paris.pk])  # fmt: skip
+        await ws.send(
+            type="chat:send",
+            content="When was the Eiffel Tower completed, and by whom?",
+            model="fake-cool",
+            validate=True,
+            knowledge_base_ids=[paris.pk],
+        )
         frames = await ws.until("chat:done", "chat:error")
         done = frames[-1]
         assert done["type"] == "chat:done", done
@@ -110,8 +115,13 @@ async def test_without_recovery_the_invented_details_are_flagged(alice, paris, f
     settings.HALLUCINATION_MAX_RECOVERY = 0
     ws = await connect_as(alice)
     try:
-        await ws.send(type="chat:send", content="When was the Eiffel Tower completed?", model="fake-wrong",
-                      validate=True, knowledge_base_ids=[paris.pk])  # fmt: skip
+        await ws.send(
+            type="chat:send",
+            content="When was the Eiffel Tower completed?",
+            model="fake-wrong",
+            validate=True,
+            knowledge_base_ids=[paris.pk],
+        )
         done = (await ws.until("chat:done", "chat:error"))[-1]
         validation = done["validation"]
         assert validation["verdict"] in {"uncertain", "likely_hallucinated"} and len(validation["attempts"]) == 1

@@ -65,8 +65,16 @@ async def test_resume_on_a_second_daphne_process_continues_the_stream(daphne_fac
     await a.close()  # the client moves to another server
 
     b = await open_ws(url_b, token)
-    await b.send(json.dumps({"type": "chat:resume", "id": "r", "message_id": started["assistant_message_id"],
-                             "after_seq": seen[-1]["seq"]}))  # fmt: skip
+    await b.send(
+        json.dumps(
+            {
+                "type": "chat:resume",
+                "id": "r",
+                "message_id": started["assistant_message_id"],
+                "after_seq": seen[-1]["seq"],
+            }
+        )
+    )
     rest = await frames_until(b, "chat:done")
     await b.close()
     deltas = seen + [f for f in rest if f["type"] == "chat:streaming"]

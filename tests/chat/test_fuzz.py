@@ -17,8 +17,18 @@ from tests.fixtures.users import make_user
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 USER_NUMBERS = itertools.count()
-TYPES = ["ping", "chat:send", "chat:cancel", "chat:resume", "chat:history", "monitoring:unsubscribe",
-         "task:subscribe", "task:unsubscribe", "nope", ""]  # fmt: skip
+TYPES = [
+    "ping",
+    "chat:send",
+    "chat:cancel",
+    "chat:resume",
+    "chat:history",
+    "monitoring:unsubscribe",
+    "task:subscribe",
+    "task:unsubscribe",
+    "nope",
+    "",
+]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
@@ -52,8 +62,12 @@ async def test_random_frames_never_crash_the_dispatcher(batch):
             await client.ws.send_to(text_data=json.dumps(frame))
             reply = await client.recv(timeout=10)
             assert reply["type"] != "error" or reply["code"] in {
-                "bad_request", "unknown_type", "not_found", "rate_limited", "forbidden",
-            }, reply  # fmt: skip
+                "bad_request",
+                "unknown_type",
+                "not_found",
+                "rate_limited",
+                "forbidden",
+            }, reply
         await client.send(type="ping", id="alive")
         while (reply := await client.recv(timeout=10))["type"] != "pong":
             pass

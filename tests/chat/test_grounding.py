@@ -59,8 +59,13 @@ def chat_bodies(fake) -> list[dict]:
 async def test_answers_are_grounded_and_cite_their_sources(alice, notes, faked):
     ws = await connect_as(alice)
     try:
-        await ws.send(type="chat:send", id="g", content="Why does the dough rise when yeast ferments?",
-                      model="fake-ok", knowledge_base_ids=[notes.pk])  # fmt: skip
+        await ws.send(
+            type="chat:send",
+            id="g",
+            content="Why does the dough rise when yeast ferments?",
+            model="fake-ok",
+            knowledge_base_ids=[notes.pk],
+        )
         frames = await ws.until("chat:done", "chat:error")
         done = frames[-1]
         assert done["type"] == "chat:done", done
@@ -85,13 +90,22 @@ async def test_answers_are_grounded_and_cite_their_sources(alice, notes, faked):
         # the conversation keeps its bases: the next question is grounded without naming them again
         conversation = await Conversation.objects.aget(pk=done["conversation_id"])
         assert [kb.pk async for kb in conversation.knowledge_bases.all()] == [notes.pk]
-        await ws.send(type="chat:send", content="What does the moon do to the oceans?", model="fake-ok",
-                      conversation_id=conversation.pk)  # fmt: skip
+        await ws.send(
+            type="chat:send",
+            content="What does the moon do to the oceans?",
+            model="fake-ok",
+            conversation_id=conversation.pk,
+        )
         second = (await ws.until("chat:done", "chat:error"))[-1]
         assert second["citations"][0]["source_title"] == "Tides"
         # detaching (an empty list) stops grounding
-        await ws.send(type="chat:send", content="And now without notes?", model="fake-ok",
-                      conversation_id=conversation.pk, knowledge_base_ids=[])  # fmt: skip
+        await ws.send(
+            type="chat:send",
+            content="And now without notes?",
+            model="fake-ok",
+            conversation_id=conversation.pk,
+            knowledge_base_ids=[],
+        )
         third = (await ws.until("chat:done", "chat:error"))[-1]
         assert "citations" not in third
         assert chat_bodies(faked)[-1]["messages"][0]["role"] == "user"
@@ -154,8 +168,12 @@ def test_sources_go_before_the_last_question():
         citations=[{"n": 1, "source_title": "A", "heading": "Intro"}, {"n": 2, "source_title": "B", "heading": ""}],
         sources=["alpha text", "beta text"],
     )
-    history = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "first"},
-               {"role": "assistant", "content": "one"}, {"role": "user", "content": "q"}]  # fmt: skip
+    history = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "one"},
+        {"role": "user", "content": "q"},
+    ]
     merged = grounding.grounded_messages(history, g)
     assert merged[:3] == history[:3]  # the instructions and earlier turns as they were
     assert merged[3]["role"] == "user" and merged[3]["content"].startswith(grounding.INSTRUCTIONS)

@@ -18,8 +18,11 @@ class Run:
         self.proc = subprocess.Popen(
             [sys.executable, "manage.py", "serve"],
             env={**env, "PORT": str(port)},  # as `PORT=8080 make run` sets it
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:

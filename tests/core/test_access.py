@@ -6,8 +6,18 @@ import pytest
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/chat/", "/monitoring/", "/models/", "/orchestration/", "/knowledge/", "/integrations/", "/training/",
-         "/terminal/", "/account/tokens/"]  # fmt: skip
+PAGES = [
+    "/",
+    "/chat/",
+    "/monitoring/",
+    "/models/",
+    "/orchestration/",
+    "/knowledge/",
+    "/integrations/",
+    "/training/",
+    "/terminal/",
+    "/account/tokens/",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -48,7 +58,7 @@ def test_non_staff_do_not_see_the_terminal_in_the_navigation(alice_client):
 def test_json_api_answers_401_not_a_login_redirect(client):
     response = client.get("/api/me")
     assert response.status_code == 401
-    assert response.json()["error"] == "unauthorized"
+    assert response.json()["code"] == "unauthorized"
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 

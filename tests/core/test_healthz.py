@@ -25,8 +25,10 @@ def test_green_when_database_redis_and_worker_are_up(client, celery_worker, llm_
     assert response.status_code == 200, body
     assert body["status"] == "ok"
     assert {name: check["status"] for name, check in body["checks"].items()} == {
-        "database": "up", "redis": "up", "worker": "up",
-    }  # fmt: skip
+        "database": "up",
+        "redis": "up",
+        "worker": "up",
+    }
     assert body["backends"] == [
         {"name": "testllm", "kind": "llamacpp", "status": "up", "ms": body["backends"][0]["ms"]}
     ]

@@ -61,8 +61,9 @@ def _alerts(user, start: int, n: int) -> None:
     rule = AlertRule.objects.first() or AlertRule.objects.create(name="CPU", metric="cpu_percent")
     now = timezone.now()
     for i in range(start, start + n):
-        AlertEvent.objects.create(rule=rule, host=f"h{i}", message="hot", breach_started_at=now, opened_at=now,
-                                  open_key=f"qc:{i}")  # fmt: skip
+        AlertEvent.objects.create(
+            rule=rule, host=f"h{i}", message="hot", breach_started_at=now, opened_at=now, open_key=f"qc:{i}"
+        )
 
 
 CASES: list[tuple[str, Callable]] = [

@@ -102,9 +102,13 @@ def test_a_long_run_resets_the_count_of_quick_crashes(tmp_path):
 # --- the real `serve` ---
 def _token(env: dict) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", "create_api_token", "admin"], env=env, cwd=ROOT, capture_output=True,
-        text=True, check=True,
-    )  # fmt: skip
+        [sys.executable, "manage.py", "create_api_token", "admin"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return done.stdout.strip().splitlines()[-1]
 
 
@@ -121,8 +125,16 @@ def _model_server(run: Run, alias: str) -> psutil.Process | None:
 async def _chat(port: int, token: str, content: str, *, on_first_delta=None, max_tokens: int = 200) -> list[dict]:
     async with connect(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": f"Bearer {token}"}) as ws:
         assert json.loads(await ws.recv())["type"] == "welcome"
-        await ws.send(json.dumps({"type": "chat:send", "id": "m", "content": content,
-                                  "options": {"max_tokens": max_tokens, "temperature": 0.7}}))  # fmt: skip
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "chat:send",
+                    "id": "m",
+                    "content": content,
+                    "options": {"max_tokens": max_tokens, "temperature": 0.7},
+                }
+            )
+        )
         frames: list[dict] = []
         while True:
             frame = json.loads(await asyncio.wait_for(ws.recv(), 120))
@@ -163,15 +175,21 @@ def test_a_model_server_killed_mid_answer_keeps_the_text_and_is_back_for_the_nex
 
         # serve and the web app stay up; the model server is back within seconds.
         assert run.proc.poll() is None and all(p.is_running() for p in web)
-        wait_until(lambda: "llm was killed by SIGSEGV (signal 11); restarting it" in run.output, timeout=30,
-                   what="the restart", proc=run.proc)  # fmt: skip
+        wait_until(
+            lambda: "llm was killed by SIGSEGV (signal 11); restarting it" in run.output,
+            timeout=30,
+            what="the restart",
+            proc=run.proc,
+        )
         wait_until(
             lambda: (_model_server(run, embedded.SMOLLM2_ALIAS) or server).pid != server.pid, timeout=30, what="new pid"
         )
         wait_until(
             lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).json()["backends_up"] == 2,
-            timeout=60, what="both model servers up", proc=run.proc,
-        )  # fmt: skip
+            timeout=60,
+            what="both model servers up",
+            proc=run.proc,
+        )
 
         # The message kept its text in the database (status partial or failed), and the next one streams.
         history = asyncio.run(_history(port, token, started["conversation_id"]))
@@ -206,8 +224,9 @@ def test_a_model_server_that_crashes_at_once_every_time_is_given_up_on_and_the_a
     run = Run({**serve_env, "ORCH_RESTART_BACKOFF_S": "0.2", "ORCH_RESTART_MAX_CRASHES": "3"}, port)
     try:
         run.wait_ready()
-        wait_until(lambda: "given up on (the rest keeps running)" in run.output, timeout=120, what="give up",
-                   proc=run.proc)  # fmt: skip
+        wait_until(
+            lambda: "given up on (the rest keeps running)" in run.output, timeout=120, what="give up", proc=run.proc
+        )
         assert run.output.count("llm-gemma llama.cpp server exited with code") >= 3
         health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert health.status_code == 200  # the core is up: one model server down is not an outage
@@ -243,8 +262,12 @@ def test_the_embedded_redis_killed_is_restarted_and_healthz_recovers(serve_env):
     try:
         redis_proc = next(p for p in run.descendants() if "redis-server" in p.name() or "redis" in p.cmdline()[0])
         redis_proc.kill()
-        wait_until(lambda: "redis was killed by SIGKILL (signal 9); restarting it" in run.output, timeout=30,
-                   what="the restart", proc=run.proc)  # fmt: skip
+        wait_until(
+            lambda: "redis was killed by SIGKILL (signal 9); restarting it" in run.output,
+            timeout=30,
+            what="the restart",
+            proc=run.proc,
+        )
 
         def healthy() -> bool:
             try:

@@ -21,8 +21,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-MODELS = ["fake-ok", "fake-500", "fake-429", "fake-cut", "fake-slow-first", "fake-stall", "fake-empty",
-          "fake-repeat", "fake-length"]  # fmt: skip
+MODELS = [
+    "fake-ok",
+    "fake-500",
+    "fake-429",
+    "fake-cut",
+    "fake-slow-first",
+    "fake-stall",
+    "fake-empty",
+    "fake-repeat",
+    "fake-length",
+]
 # The hallucination detector's scripted models (see scripted_answer below).
 MODELS += ["fake-judge", "fake-right", "fake-wrong", "fake-cool", "fake-grounded"]
 # The orchestrator's scripted models (see orchestration_answer below).
@@ -89,8 +98,14 @@ def orchestration_answer(model: str, body: dict) -> str | None:
     (orchestration/verdicts.py's review prompt) it agrees exactly when the answer states its belief; asked
     for a ballot or a ruling it names the letter of the first answer that states its belief. fake-garbage
     writes the same non-JSON text to everything (unreadable reviews)."""
-    if model not in ("fake-agree-1", "fake-agree-2", "fake-agree-3", "fake-disagree", "fake-orch-judge",
-                     "fake-garbage"):  # fmt: skip
+    if model not in (
+        "fake-agree-1",
+        "fake-agree-2",
+        "fake-agree-3",
+        "fake-disagree",
+        "fake-orch-judge",
+        "fake-garbage",
+    ):
         return None
     if model == "fake-garbage":
         return "lorem ipsum dolor sit amet, the answer is perhaps something"
@@ -101,9 +116,13 @@ def orchestration_answer(model: str, body: dict) -> str | None:
     if "check another assistant's answer" in system:
         answer = user.split("ANSWER TO CHECK:", 1)[-1].strip()
         verdict = "agree" if belief in answer else "disagree"
-        return json.dumps({"verdict": verdict, "claims": [{"claim": answer, "verdict": verdict,
-                                                           "reason": f"The capital is {belief}."}],
-                           "reasons": f"The capital of France is {belief}."})  # fmt: skip
+        return json.dumps(
+            {
+                "verdict": verdict,
+                "claims": [{"claim": answer, "verdict": verdict, "reason": f"The capital is {belief}."}],
+                "reasons": f"The capital of France is {belief}.",
+            }
+        )
     if "You are the judge" in system or "Pick the best answer" in system:
         answers = re.findall(r"ANSWER ([A-Z]+):\n(.*?)(?=\n\n[A-Z]|$)", user, re.S)
         pick = next((letter for letter, text in answers if belief in text), answers[0][0] if answers else "A")
@@ -132,8 +151,13 @@ def build_app(state: State) -> Starlette:
         return JSONResponse({"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]})
 
     def chunk(model: str, delta: dict, finish=None, usage=None) -> bytes:
-        payload = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": model,
-                   "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+        payload = {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [] if usage else [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
         if usage:
             payload["usage"] = usage
         return f"data: {json.dumps(payload)}\n\n".encode()
@@ -149,16 +173,23 @@ def build_app(state: State) -> Starlette:
             # A server that repeats the key it was sent in its error, as OpenAI's "Incorrect API key" does
             # (fake-echo-key-500: in a server error, which counts against the backend and is kept as last_error).
             key = request.headers.get("authorization", "").removeprefix("Bearer ")
-            return JSONResponse({"error": {"message": f"Incorrect API key provided: {key}. Check your key."}},
-                                status_code=500 if model.endswith("-500") else 401)  # fmt: skip
+            return JSONResponse(
+                {"error": {"message": f"Incorrect API key provided: {key}. Check your key."}},
+                status_code=500 if model.endswith("-500") else 401,
+            )
         if state.fail or model == "fake-500":
             return JSONResponse({"error": {"message": "scripted failure"}}, status_code=500)
         if model == "fake-429":
             return JSONResponse({"error": {"message": "slow down"}}, status_code=429)
         n = state.answer_tokens
-        words = ["" for _ in range(n)] if model == "fake-empty" else [
-            ("loop " if model == "fake-repeat" else WORDS[i % len(WORDS)] + " ") for i in range(n if model != "fake-repeat" else 200)
-        ]  # fmt: skip
+        words = (
+            ["" for _ in range(n)]
+            if model == "fake-empty"
+            else [
+                ("loop " if model == "fake-repeat" else WORDS[i % len(WORDS)] + " ")
+                for i in range(n if model != "fake-repeat" else 200)
+            ]
+        )
         finish = "length" if model == "fake-length" else "stop"
         scripted = scripted_answer(model, body)
         if scripted is not None:
@@ -191,9 +222,18 @@ def build_app(state: State) -> Starlette:
         if body.get("stream"):
             return StreamingResponse(stream(), media_type="text/event-stream")
         content = "".join(words)
-        return JSONResponse({"id": "x", "object": "chat.completion", "created": 0, "model": model,
-                             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
-                             "usage": {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)}})  # fmt: skip
+        return JSONResponse(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": len(words), "total_tokens": 5 + len(words)},
+            }
+        )
 
     async def embeddings(request: Request) -> Response:
         # LM Studio with only a chat model loaded: the embeddings endpoint answers 404.
@@ -210,11 +250,22 @@ def build_app(state: State) -> Starlette:
 
     # LM Studio REST API v1
     async def lms_models(request: Request) -> Response:
-        return JSONResponse({"models": [
-            {"type": "llm", "key": m, "display_name": m, "max_context_length": 8192,
-             "loaded_instances": [{"id": i, "config": {"context_length": 4096}} for i in state.lmstudio_loaded.get(m, [])]}
-            for m in ("fake-ok", "fake-cold")
-        ]})  # fmt: skip
+        return JSONResponse(
+            {
+                "models": [
+                    {
+                        "type": "llm",
+                        "key": m,
+                        "display_name": m,
+                        "max_context_length": 8192,
+                        "loaded_instances": [
+                            {"id": i, "config": {"context_length": 4096}} for i in state.lmstudio_loaded.get(m, [])
+                        ],
+                    }
+                    for m in ("fake-ok", "fake-cold")
+                ]
+            }
+        )
 
     async def lms_load(request: Request) -> Response:
         body = await request.json()
@@ -255,14 +306,20 @@ def build_app(state: State) -> Starlette:
         state.ollama_loaded.add(body["model"])
         return JSONResponse({"model": body["model"], "done": True, "done_reason": "load"})
 
-    return Starlette(routes=[
-        Route("/v1/models", models), Route("/v1/chat/completions", chat, methods=["POST"]),
-        Route("/_control", control, methods=["POST"]),
-        Route("/v1/embeddings", embeddings, methods=["POST"]),
-        Route("/api/v1/models", lms_models), Route("/api/v1/models/load", lms_load, methods=["POST"]),
-        Route("/api/v1/models/unload", lms_unload, methods=["POST"]),
-        Route("/api/tags", ollama_tags), Route("/api/ps", ollama_ps), Route("/api/generate", ollama_generate, methods=["POST"]),
-    ])  # fmt: skip
+    return Starlette(
+        routes=[
+            Route("/v1/models", models),
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/_control", control, methods=["POST"]),
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/api/v1/models", lms_models),
+            Route("/api/v1/models/load", lms_load, methods=["POST"]),
+            Route("/api/v1/models/unload", lms_unload, methods=["POST"]),
+            Route("/api/tags", ollama_tags),
+            Route("/api/ps", ollama_ps),
+            Route("/api/generate", ollama_generate, methods=["POST"]),
+        ]
+    )
 
 
 class FakeServer:

@@ -35,8 +35,10 @@ async def test_a_lower_temperature_comes_next_and_keeps_the_grounding(scripted):
     first = await first_attempt("fake-cool", temperature=0.9)
     best, attempts = await recover(MESSAGES, first, model="fake-cool", sources=SOURCES, max_attempts=2)
     assert [(a.strategy, a.temperature) for a in attempts] == [
-        ("first", 0.9), ("grounded", 0.9), ("lower_temperature", LOW_TEMPERATURE)
-    ]  # fmt: skip
+        ("first", 0.9),
+        ("grounded", 0.9),
+        ("lower_temperature", LOW_TEMPERATURE),
+    ]
     assert attempts[1].report.verdict == "likely_hallucinated"  # grounding alone did not help this model
     assert best is attempts[2] and best.content == FAITHFUL
 
@@ -47,9 +49,11 @@ async def test_another_model_is_tried_last(scripted):
         MESSAGES, first, model="fake-wrong", fallback_models=["fake-right"], sources=SOURCES, max_attempts=3
     )
     assert [(a.strategy, a.model) for a in attempts] == [
-        ("first", "fake-wrong"), ("grounded", "fake-wrong"), ("lower_temperature", "fake-wrong"),
+        ("first", "fake-wrong"),
+        ("grounded", "fake-wrong"),
+        ("lower_temperature", "fake-wrong"),
         ("other_model", "fake-right"),
-    ]  # fmt: skip
+    ]
     assert best is attempts[3] and best.report.verdict == "supported"
     assert scripted.state.chat_calls == ["fake-wrong", "fake-wrong", "fake-right"]
 

@@ -69,10 +69,12 @@ def test_capitalised_common_words_are_not_names():
 
 def test_the_reference_matches_specifics_the_way_sources_write_them():
     reference = Reference(
-        ["Gustave Eiffel's company finished the tower in 1889 with 1200 rivets; it is 8,848.86 m high. "
-         "The X-ray unit was built in the 1880s."],
+        [
+            "Gustave Eiffel's company finished the tower in 1889 with 1200 rivets; it is 8,848.86 m high. "
+            "The X-ray unit was built in the 1880s."
+        ],
         source_count=2,
-    )  # fmt: skip
+    )
 
     def has(sentence: str) -> list[bool]:
         return [reference.has(s) for s in specifics_extract(sentence)]

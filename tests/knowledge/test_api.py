@@ -20,8 +20,9 @@ def upload(client, kb_id: int, *files: tuple[str, bytes]):
 
 
 def test_bases_are_created_listed_renamed_and_deleted(alice_client):
-    created = alice_client.post("/knowledge/api/bases", {"name": " Field  notes ", "description": "birds"},
-                                content_type="application/json")  # fmt: skip
+    created = alice_client.post(
+        "/knowledge/api/bases", {"name": " Field  notes ", "description": "birds"}, content_type="application/json"
+    )
     assert created.status_code == 201
     base = created.json()["base"]
     assert base["name"] == "Field notes" and base["source_count"] == 0 and base["chunk_count"] == 0
@@ -50,15 +51,24 @@ def test_bad_base_input_names_the_field(alice_client):
 
 def test_files_of_every_type_are_stored_under_generated_names_and_queued(alice_client, kb):
     response = upload(
-        alice_client, kb.pk,
-        ("notes.txt", b"Plain notes."), ("guide.md", b"# Guide\n\nText."), ("page.html", b"<html><body><p>Hi</p></body></html>"),
-        ("paper.pdf", pdf_bytes(["A line."])), ("letter.docx", docx_bytes([("p", "Dear reader.")])),
-    )  # fmt: skip
+        alice_client,
+        kb.pk,
+        ("notes.txt", b"Plain notes."),
+        ("guide.md", b"# Guide\n\nText."),
+        ("page.html", b"<html><body><p>Hi</p></body></html>"),
+        ("paper.pdf", pdf_bytes(["A line."])),
+        ("letter.docx", docx_bytes([("p", "Dear reader.")])),
+    )
     assert response.status_code == 201, response.json()
     body = response.json()
     mimes = [s["mime"] for s in body["sources"]]
-    assert mimes == ["text/plain", "text/markdown", "text/html", "application/pdf",
-                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document"]  # fmt: skip
+    assert mimes == [
+        "text/plain",
+        "text/markdown",
+        "text/html",
+        "application/pdf",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ]
     assert len(body["jobs"]) == 5 and all(body["jobs"])
     assert {j.kind for j in Job.objects.all()} == {"knowledge.ingest"}
     assert [s["status"] for s in body["sources"]] == ["pending"] * 5
@@ -159,8 +169,9 @@ def test_text_and_url_sources_are_checked_before_queuing(alice_client, kb):
 
 
 def test_only_web_pages_can_be_rescraped(alice_client, kb):
-    text = alice_client.post(f"/knowledge/api/bases/{kb.pk}/sources", {"kind": "text", "text": "x"},
-                             content_type="application/json").json()["source"]  # fmt: skip
+    text = alice_client.post(
+        f"/knowledge/api/bases/{kb.pk}/sources", {"kind": "text", "text": "x"}, content_type="application/json"
+    ).json()["source"]
     response = alice_client.post(f"/knowledge/api/sources/{text['id']}/rescrape")
     assert response.status_code == 409 and "only web page sources" in response.json()["error"]
 
@@ -176,15 +187,19 @@ def test_search_parameters_are_checked(alice_client, kb):
 def test_pages_render_for_the_owner(alice_client, kb):
     assert alice_client.get("/knowledge/").status_code == 200
     assert alice_client.get(f"/knowledge/{kb.pk}/").status_code == 200
-    source = alice_client.post(f"/knowledge/api/bases/{kb.pk}/sources", {"kind": "text", "text": "x"},
-                               content_type="application/json").json()["source"]  # fmt: skip
+    source = alice_client.post(
+        f"/knowledge/api/bases/{kb.pk}/sources", {"kind": "text", "text": "x"}, content_type="application/json"
+    ).json()["source"]
     assert alice_client.get(f"/knowledge/{kb.pk}/sources/{source['id']}/").status_code == 200
 
 
 def test_server_rendered_rows_name_their_source(alice_client, kb):
     """A delete clicked before the page's script has loaded the list still names the source."""
-    alice_client.post(f"/knowledge/api/bases/{kb.pk}/sources", {"kind": "text", "title": "Memo <b>x</b>", "text": "x"},
-                      content_type="application/json")  # fmt: skip
+    alice_client.post(
+        f"/knowledge/api/bases/{kb.pk}/sources",
+        {"kind": "text", "title": "Memo <b>x</b>", "text": "x"},
+        content_type="application/json",
+    )
     html = alice_client.get(f"/knowledge/{kb.pk}/").content.decode()
     assert 'data-name="Memo &lt;b&gt;x&lt;/b&gt;"' in html
 
@@ -200,8 +215,13 @@ def test_the_admin_shows_bases_sources_and_read_only_chunks(client, django_user_
     source = services.source_add_text(user=alice, kb=kb, title="Memo", text="Hello there.")
     chunk = Chunk.objects.create(source=source, kb=kb, index=0, text="Hello there.", token_count=3)
     client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw-for-tests-123"))
-    for url in ["/admin/knowledge/knowledgebase/", f"/admin/knowledge/knowledgebase/{kb.pk}/change/",
-                "/admin/knowledge/source/", f"/admin/knowledge/source/{source.pk}/change/",
-                "/admin/knowledge/chunk/", f"/admin/knowledge/chunk/{chunk.pk}/change/"]:  # fmt: skip
+    for url in [
+        "/admin/knowledge/knowledgebase/",
+        f"/admin/knowledge/knowledgebase/{kb.pk}/change/",
+        "/admin/knowledge/source/",
+        f"/admin/knowledge/source/{source.pk}/change/",
+        "/admin/knowledge/chunk/",
+        f"/admin/knowledge/chunk/{chunk.pk}/change/",
+    ]:
         assert client.get(url).status_code == 200, url
     assert client.get("/admin/knowledge/chunk/add/").status_code == 403

@@ -18,7 +18,11 @@ def test_upload_ingest_and_search_through_daphne(alice, kb, llama2, settings, da
     url = f"{daphne_url}/knowledge/api/bases/{kb.pk}"
     with httpx.Client(headers=headers, timeout=60) as http:
         too_big = http.post(f"{url}/sources", files={"file": ("huge.txt", b"a" * (21 * 1024 * 1024))})
-        assert too_big.status_code == 400 and too_big.json() == {"error": "huge.txt is larger than 20 MB"}
+        assert too_big.status_code == 400 and too_big.json() == {
+            "error": "huge.txt is larger than 20 MB",
+            "code": "bad_request",
+            "field": "file",
+        }
         sent = http.post(f"{url}/sources", files={"file": ("../lynx.md", b"# Lynx\n\nThe lynx hunts snowshoe hares.")})
         assert sent.status_code == 201, sent.text
         source = sent.json()["sources"][0]

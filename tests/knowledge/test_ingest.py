@@ -38,13 +38,13 @@ def test_a_chat_only_backend_is_a_clear_error_and_its_circuit_stays_closed(db, f
     # LM Studio with only a chat model loaded answers 404 to /v1/embeddings.
     from asgiref.sync import async_to_sync
 
-    from llm import state
+    from llm import breaker
 
     make_backend("lms", fake.url, "openai")
     for _ in range(4):
         with pytest.raises(embedding.EmbeddingError, match=r"'fake-ok' does not serve embeddings.*Re-embed"):
             embedding.embed_texts("fake-ok", ["text"])
-    assert async_to_sync(state.states)(["lms"])["lms"].circuit == "closed"
+    assert async_to_sync(breaker.states)(["lms"])["lms"].circuit == "closed"
 
 
 def test_every_file_type_is_ingested_by_the_worker(alice_client, kb, llama2, celery_worker):
@@ -55,8 +55,9 @@ def test_every_file_type_is_ingested_by_the_worker(alice_client, kb, llama2, cel
         ("tides.pdf", pdf_bytes(["Spring tides happen at new and full moon."], title="Tides")),
         ("bees.docx", docx_bytes([("h1", "Bees"), ("p", "A hive has one queen and many workers.")])),
     ]
-    response = alice_client.post(f"/knowledge/api/bases/{kb.pk}/sources",
-                                  {"file": [SimpleUploadedFile(n, d) for n, d in files]})  # fmt: skip
+    response = alice_client.post(
+        f"/knowledge/api/bases/{kb.pk}/sources", {"file": [SimpleUploadedFile(n, d) for n, d in files]}
+    )
     assert response.status_code == 201, response.json()
     for job_id in response.json()["jobs"]:
         job = wait_job(job_id)
@@ -67,8 +68,13 @@ def test_every_file_type_is_ingested_by_the_worker(alice_client, kb, llama2, cel
     sources = {s.original_name: s for s in Source.objects.all()}
     assert {s.status for s in sources.values()} == {"ready"}
     headings = {name: list(s.chunks.values_list("heading", flat=True)) for name, s in sources.items()}
-    assert headings == {"notes.txt": [""], "guide.md": ["Kayaking > Paddles"], "page.html": ["Lighthouses"],
-                        "tides.pdf": [""], "bees.docx": ["Bees"]}  # fmt: skip
+    assert headings == {
+        "notes.txt": [""],
+        "guide.md": ["Kayaking > Paddles"],
+        "page.html": ["Lighthouses"],
+        "tides.pdf": [""],
+        "bees.docx": ["Bees"],
+    }
     assert "Fresnel lens" in sources["page.html"].text and "new and full moon" in sources["tides.pdf"].text
     assert "# Bees" in sources["bees.docx"].text
     kb.refresh_from_db()
@@ -77,8 +83,14 @@ def test_every_file_type_is_ingested_by_the_worker(alice_client, kb, llama2, cel
         assert chunk.embedding_model == EMBED_MODEL and len(bytes(chunk.embedding)) == WIDTH * 4
     detail = alice_client.get(f"/knowledge/api/sources/{sources['guide.md'].pk}").json()
     assert detail["source"]["status"] == "ready" and detail["source"]["chunk_count"] == 1
-    assert detail["chunks"] == [{"index": 0, "heading": "Kayaking > Paddles", "token_count": 10,
-                                 "text": "A feathered paddle has blades set at an angle."}]  # fmt: skip
+    assert detail["chunks"] == [
+        {
+            "index": 0,
+            "heading": "Kayaking > Paddles",
+            "token_count": 10,
+            "text": "A feathered paddle has blades set at an angle.",
+        }
+    ]
     listed = alice_client.get("/knowledge/api/bases").json()["bases"][0]
     assert listed["source_count"] == 5 and listed["chunk_count"] == 5 and listed["embedding_model"] == EMBED_MODEL
 
@@ -100,11 +112,13 @@ def test_reembed_switches_every_chunk_and_the_base_to_the_new_model(alice_client
     assert (jobs.job_run(source.job_id) or wait_job(source.job_id)).status == "succeeded"
     Chunk.objects.update(embedding_model="old-model", embedding=b"\x00" * 16)
     KnowledgeBase.objects.filter(pk=kb.pk).update(embedding_model="old-model")
-    refused = alice_client.post(f"/knowledge/api/bases/{kb.pk}/reembed", {"model": "no-such-model"},
-                                content_type="application/json")  # fmt: skip
+    refused = alice_client.post(
+        f"/knowledge/api/bases/{kb.pk}/reembed", {"model": "no-such-model"}, content_type="application/json"
+    )
     assert refused.status_code == 400 and "no enabled backend lists 'no-such-model'" in refused.json()["error"]
-    response = alice_client.post(f"/knowledge/api/bases/{kb.pk}/reembed", {"model": EMBED_MODEL},
-                                 content_type="application/json")  # fmt: skip
+    response = alice_client.post(
+        f"/knowledge/api/bases/{kb.pk}/reembed", {"model": EMBED_MODEL}, content_type="application/json"
+    )
     assert response.status_code == 201
     job = jobs.job_run(response.json()["job_id"]) or wait_job(response.json()["job_id"])
     assert job.status == "succeeded", job.error
@@ -119,8 +133,11 @@ def test_reembed_switches_every_chunk_and_the_base_to_the_new_model(alice_client
 def test_a_web_page_is_scraped_indexed_and_rescraped(alice_client, kb, site, llama2, celery_worker):
     content = {"body": "<h1>Comets</h1><p>A comet's tail always points away from the sun.</p>"}
     site.routes["/comets"] = lambda h: Reply(body=html(content["body"], head="<title>All about comets</title>"))
-    response = alice_client.post(f"/knowledge/api/bases/{kb.pk}/sources", {"kind": "url", "url": site.url("/comets")},
-                                 content_type="application/json")  # fmt: skip
+    response = alice_client.post(
+        f"/knowledge/api/bases/{kb.pk}/sources",
+        {"kind": "url", "url": site.url("/comets")},
+        content_type="application/json",
+    )
     assert response.status_code == 201
     job = wait_job(response.json()["job_id"])
     assert job.status == "succeeded", (job.error, job.log)

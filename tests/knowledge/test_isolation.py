@@ -39,8 +39,9 @@ def test_bob_gets_404_for_everything_of_alices(client, bob, alices):
         ("get", f"/knowledge/{kb.pk}/"),
         ("get", f"/knowledge/{kb.pk}/sources/{source.pk}/"),
     ]:
-        response = getattr(client, method)(url, {"name": "mine now", "kind": "text", "text": "x", "model": "m"},
-                                           content_type="application/json")  # fmt: skip
+        response = getattr(client, method)(
+            url, {"name": "mine now", "kind": "text", "text": "x", "model": "m"}, content_type="application/json"
+        )
         assert response.status_code == 404, (method, url, response.status_code)
     assert KnowledgeBase.objects.get(pk=kb.pk).name == "Secret plans"
     assert Source.objects.filter(pk=source.pk).exists() and Source.objects.count() == 1

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from asgiref.sync import async_to_sync
 
-from core import jobs
+from core import jobs, redis_clients
 from knowledge import embedding, retrieval, services
 from knowledge.models import Chunk, KnowledgeBase
-from llm import catalogue, state
+from llm import catalogue
 from llm.discovery import ModelInfo
 from tests.fixtures.jobs import wait_job
 from tests.fixtures.knowledge import CORPUS, EMBED_MODEL
@@ -61,11 +61,13 @@ def local_kb(alice) -> KnowledgeBase:
 
 def catalogue_store(models: list[ModelInfo]) -> None:
     """The catalogue as discovery stores it, for backends whose listing a llama.cpp server cannot give."""
-    entry = {"refreshed_at": time.time(), "backends": {"lms": {"ok": True, "error": "", "models": [
-        m.to_dict() for m in models]}}}  # fmt: skip
+    entry = {
+        "refreshed_at": time.time(),
+        "backends": {"lms": {"ok": True, "error": "", "models": [m.to_dict() for m in models]}},
+    }
 
     async def store() -> None:
-        await state.client().set(catalogue.CACHE_KEY, json.dumps(entry), ex=60)
+        await redis_clients.client().set(catalogue.CACHE_KEY, json.dumps(entry), ex=60)
 
     async_to_sync(store)()
     catalogue.catalogue_forget_local()
@@ -111,6 +113,7 @@ import json, os, sys
 import django
 django.setup()
 from knowledge import embedding
+from core import redis_clients
 events = []
 def hook(event, args):
     if event.startswith(("socket.", "urllib.", "http.")) and event != "socket.__new__":
@@ -122,8 +125,14 @@ print(json.dumps({"events": events, "width": len(vector), "load_s": embedding.lo
 """
     env = {k: v for k, v in subprocess_env.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     env.update(HF_HOME=str(tmp_path / "hf-home"), DJANGO_SETTINGS_MODULE="orchestrator_site.settings")
-    done = subprocess.run([*no_network_prefix(), sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [*no_network_prefix(), sys.executable, "-c", script],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["events"] == [] and report["width"] == embedding.LOCAL_WIDTH
@@ -187,8 +196,12 @@ def test_the_choice_prefers_a_listed_embedding_model_then_local_then_the_chat_mo
     settings.KNOWLEDGE_LOCAL_EMBEDDINGS = False
     assert choose() == EMBED_MODEL  # the chat-model fallback, as before the local model existed
     settings.KNOWLEDGE_LOCAL_EMBEDDINGS = True
-    catalogue_store([ModelInfo(id="text-embedding-nomic", backend="lms", loaded=True, kind="embedding"),
-                     ModelInfo(id="some-chat-model", backend="lms", loaded=True, kind="llm")])  # fmt: skip
+    catalogue_store(
+        [
+            ModelInfo(id="text-embedding-nomic", backend="lms", loaded=True, kind="embedding"),
+            ModelInfo(id="some-chat-model", backend="lms", loaded=True, kind="llm"),
+        ]
+    )
     assert choose() == "text-embedding-nomic"
     for configured, chosen in [("local", LOCAL), (" Local:All-MiniLM-L6-v2 ", LOCAL), ("my-embedder", "my-embedder")]:
         settings.KNOWLEDGE_EMBEDDING_MODEL = configured
@@ -234,8 +247,9 @@ def test_reembedding_moves_a_base_between_llama_cpp_and_the_local_model(alice, a
     assert {len(bytes(c.embedding)) for c in Chunk.objects.filter(kb=kb)} == {640 * 4}
 
     def reembed(model: str) -> dict:
-        response = alice_client.post(f"/knowledge/api/bases/{kb.pk}/reembed", {"model": model},
-                                     content_type="application/json")  # fmt: skip
+        response = alice_client.post(
+            f"/knowledge/api/bases/{kb.pk}/reembed", {"model": model}, content_type="application/json"
+        )
         assert response.status_code == 201, response.json()
         job = jobs.job_run(response.json()["job_id"]) or wait_job(response.json()["job_id"])
         assert job.status == "succeeded", job.error
@@ -258,7 +272,8 @@ def test_reembedding_moves_a_base_between_llama_cpp_and_the_local_model(alice, a
 
 def test_reembedding_with_the_local_model_when_it_is_missing_says_what_to_install(alice_client, kb, monkeypatch):
     monkeypatch.setattr(embedding, "_installed", False)
-    response = alice_client.post(f"/knowledge/api/bases/{kb.pk}/reembed", {"model": "local"},
-                                 content_type="application/json")  # fmt: skip
+    response = alice_client.post(
+        f"/knowledge/api/bases/{kb.pk}/reembed", {"model": "local"}, content_type="application/json"
+    )
     assert response.status_code == 400
     assert "the local embedding model is not installed" in response.json()["error"]

@@ -66,9 +66,11 @@ def test_hits_carry_citations_to_their_source(alice, corpus, alice_client):
     for number, hit in enumerate(answer["hits"], start=1):
         source = Source.objects.get(pk=hit["source_id"])
         assert hit["citation"] == {
-            "label": f"[{number}]", "source_title": source.title, "chunk_index": hit["index"],
+            "label": f"[{number}]",
+            "source_title": source.title,
+            "chunk_index": hit["index"],
             "url": f"/knowledge/{corpus.pk}/sources/{source.pk}/#chunk-{hit['index']}",
-        }  # fmt: skip
+        }
         assert hit["kb_id"] == corpus.pk and hit["kb_name"] == corpus.name
         assert hit["text"] in source.text and hit["heading"] == source.text.split("\n")[0].lstrip("# ")
     assert answer["hits"][0]["source_title"] == "Tides"

@@ -17,11 +17,50 @@ from tests.fixtures.jobs import wait_job
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
-ANIMALS = ["otter", "heron", "badger", "lynx", "walrus", "gecko", "puffin", "bison", "koala", "marmot",
-           "ibex", "tapir", "manatee", "osprey", "wombat", "jackal", "newt", "beaver", "yak", "toucan"]  # fmt: skip
-PLACES = ["Norway", "Peru", "Kenya", "Japan", "Chile", "Iceland", "Mongolia", "Canada", "Borneo", "Morocco",
-          "Alaska", "Patagonia", "Siberia", "Tasmania", "Greenland", "Nepal", "Ghana", "Scotland", "Vietnam",
-          "Bolivia"]  # fmt: skip
+ANIMALS = [
+    "otter",
+    "heron",
+    "badger",
+    "lynx",
+    "walrus",
+    "gecko",
+    "puffin",
+    "bison",
+    "koala",
+    "marmot",
+    "ibex",
+    "tapir",
+    "manatee",
+    "osprey",
+    "wombat",
+    "jackal",
+    "newt",
+    "beaver",
+    "yak",
+    "toucan",
+]
+PLACES = [
+    "Norway",
+    "Peru",
+    "Kenya",
+    "Japan",
+    "Chile",
+    "Iceland",
+    "Mongolia",
+    "Canada",
+    "Borneo",
+    "Morocco",
+    "Alaska",
+    "Patagonia",
+    "Siberia",
+    "Tasmania",
+    "Greenland",
+    "Nepal",
+    "Ghana",
+    "Scotland",
+    "Vietnam",
+    "Bolivia",
+]
 FOODS = ["crabs", "berries", "beetles", "grass", "clams", "moss", "fish", "roots", "seeds", "lichen", "frogs"]
 
 
@@ -44,8 +83,16 @@ def big_kb(alice, settings) -> KnowledgeBase:
     return kb
 
 
-QUESTIONS = [("otter", "Peru"), ("walrus", "Greenland"), ("gecko", "Borneo"), ("yak", "Nepal"), ("puffin", "Iceland"),
-             ("koala", "Tasmania"), ("bison", "Canada"), ("toucan", "Bolivia")]  # fmt: skip
+QUESTIONS = [
+    ("otter", "Peru"),
+    ("walrus", "Greenland"),
+    ("gecko", "Borneo"),
+    ("yak", "Nepal"),
+    ("puffin", "Iceland"),
+    ("koala", "Tasmania"),
+    ("bison", "Canada"),
+    ("toucan", "Bolivia"),
+]
 
 
 def ranked(user, kb: KnowledgeBase, settings, threshold: int) -> dict[str, list[tuple[int, float | None]]]:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.services import api_token_create
-from llm import gateway, state
+from llm import breaker, gateway
 from tests.fixtures.llm import MODEL, make_backend
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -22,18 +22,22 @@ def token(alice) -> str:
 
 def _embed(daphne_url: str, token: str, model: str) -> httpx.Response:
     return httpx.post(
-        f"{daphne_url}/v1/embeddings", headers={"Authorization": f"Bearer {token}"},
-        json={"model": model, "input": "hello"}, timeout=60,
-    )  # fmt: skip
+        f"{daphne_url}/v1/embeddings",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"model": model, "input": "hello"},
+        timeout=60,
+    )
 
 
 def _chat_streams(daphne_url: str, token: str, model: str) -> list[str]:
     texts = []
     with httpx.stream(
-        "POST", f"{daphne_url}/v1/chat/completions", headers={"Authorization": f"Bearer {token}"},
+        "POST",
+        f"{daphne_url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {token}"},
         json={"model": model, "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 8, "stream": True},
         timeout=60,
-    ) as response:  # fmt: skip
+    ) as response:
         assert response.status_code == 200, response.read()
         for line in response.iter_lines():
             if line.startswith("data: {") and '"content"' in line:
@@ -41,8 +45,8 @@ def _chat_streams(daphne_url: str, token: str, model: str) -> list[str]:
     return texts
 
 
-def _circuit(name: str) -> state.BackendState:
-    return asyncio.run(state.states([name]))[name]
+def _circuit(name: str) -> breaker.BackendState:
+    return asyncio.run(breaker.states([name]))[name]
 
 
 def test_twenty_embedding_calls_to_a_chat_only_lm_studio_leave_chat_up(daphne_url, token, fake):
@@ -74,9 +78,9 @@ def test_a_real_llama_cpp_server_without_embeddings_is_a_request_fault(daphne_ur
 
 
 @pytest.mark.parametrize(
-    ("status", "counts"), [(404, False), (400, False), (422, False), (405, False), (401, False), (500, True),
-                           (503, True), (429, True)],
-)  # fmt: skip
+    ("status", "counts"),
+    [(404, False), (400, False), (422, False), (405, False), (401, False), (500, True), (503, True), (429, True)],
+)
 def test_which_statuses_count_against_the_backend(status, counts):
     from llm.transport import BackendHTTPError
 

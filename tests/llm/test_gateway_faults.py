@@ -9,7 +9,7 @@ import httpx
 import pytest
 from asgiref.sync import sync_to_async
 
-from llm import catalogue, gateway, state
+from llm import breaker, catalogue, gateway
 from llm.models import Backend
 from tests.fixtures.llm import make_backend
 
@@ -25,13 +25,13 @@ async def backend_at(name: str, server, **fields) -> Backend:
 
 
 async def test_breaker_opens_after_repeated_failures_and_stops_calling(fake, monkeypatch):
-    monkeypatch.setattr(state, "COOLDOWN_S", 60.0)
+    monkeypatch.setattr(breaker, "COOLDOWN_S", 60.0)
     await backend_at("f1", fake)
-    for _ in range(state.FAILURE_THRESHOLD):
+    for _ in range(breaker.FAILURE_THRESHOLD):
         with pytest.raises(gateway.GatewayError) as failed:
             await gateway.chat(ask("fake-500"))
         assert failed.value.code == "backend_unavailable"
-    assert (await state.states(["f1"]))["f1"].circuit == "open"
+    assert (await breaker.states(["f1"]))["f1"].circuit == "open"
     calls = fake.state.calls
     with pytest.raises(gateway.GatewayError) as refused:
         await gateway.chat(ask("fake-ok"))
@@ -40,13 +40,13 @@ async def test_breaker_opens_after_repeated_failures_and_stops_calling(fake, mon
 
 
 async def test_half_open_lets_exactly_one_probe_through_then_closes(fake, monkeypatch):
-    monkeypatch.setattr(state, "COOLDOWN_S", 0.3)
+    monkeypatch.setattr(breaker, "COOLDOWN_S", 0.3)
     await backend_at("f1", fake)
     httpx.post(fake.url.replace("/v1", "/_control"), json={"fail": True})
-    for _ in range(state.FAILURE_THRESHOLD):
+    for _ in range(breaker.FAILURE_THRESHOLD):
         with pytest.raises(gateway.GatewayError):
             await gateway.chat(ask("fake-ok"))
-    assert (await state.states(["f1"]))["f1"].circuit == "open"
+    assert (await breaker.states(["f1"]))["f1"].circuit == "open"
     httpx.post(fake.url.replace("/v1", "/_control"), json={"fail": False, "tokens_per_s": 50})
     await asyncio.sleep(0.4)
 
@@ -56,31 +56,31 @@ async def test_half_open_lets_exactly_one_probe_through_then_closes(fake, monkey
     refused = [r for r in results if isinstance(r, gateway.GatewayError)]
     assert len(ok) == 1 and len(refused) == 3  # one probe; the others were kept off while it ran
     assert fake.state.calls == calls + 1
-    assert (await state.states(["f1"]))["f1"].circuit == "closed"
+    assert (await breaker.states(["f1"]))["f1"].circuit == "closed"
     assert (await gateway.chat(ask("fake-ok"))).content  # closed: traffic flows again
 
 
 async def test_a_failed_probe_opens_the_circuit_again(fake, monkeypatch):
-    monkeypatch.setattr(state, "COOLDOWN_S", 0.2)
+    monkeypatch.setattr(breaker, "COOLDOWN_S", 0.2)
     await backend_at("f1", fake)
-    for _ in range(state.FAILURE_THRESHOLD):
+    for _ in range(breaker.FAILURE_THRESHOLD):
         with pytest.raises(gateway.GatewayError):
             await gateway.chat(ask("fake-500"))
     await asyncio.sleep(0.3)
     with pytest.raises(gateway.GatewayError):
         await gateway.chat(ask("fake-500"))  # the probe fails
-    st = (await state.states(["f1"]))["f1"]
+    st = (await breaker.states(["f1"]))["f1"]
     assert st.circuit == "open" and "HTTP 500" in st.last_error
 
 
 async def test_a_single_backend_group_is_cooled_down_too(fake, monkeypatch):
     """LiteLLM never cools down a group of one; we do, so a dead server is not hammered."""
-    monkeypatch.setattr(state, "COOLDOWN_S", 60.0)
+    monkeypatch.setattr(breaker, "COOLDOWN_S", 60.0)
     await backend_at("only", fake)
-    for _ in range(state.FAILURE_THRESHOLD + 3):
+    for _ in range(breaker.FAILURE_THRESHOLD + 3):
         with pytest.raises(gateway.GatewayError):
             await gateway.chat(ask("fake-500"))
-    assert fake.state.calls <= state.FAILURE_THRESHOLD * 2  # retries included, then nothing
+    assert fake.state.calls <= breaker.FAILURE_THRESHOLD * 2  # retries included, then nothing
 
 
 async def test_429_is_retried_then_the_fallback_model_answers_and_is_recorded(fake):
@@ -141,9 +141,13 @@ async def test_an_unknown_model_is_not_found(fake):
 
 @pytest.mark.parametrize(
     ("model", "expect_json", "code"),
-    [("fake-empty", False, "empty"), ("fake-length", False, "truncated"), ("fake-repeat", False, "repetition"),
-     ("fake-ok", True, "invalid_json")],
-)  # fmt: skip
+    [
+        ("fake-empty", False, "empty"),
+        ("fake-length", False, "truncated"),
+        ("fake-repeat", False, "repetition"),
+        ("fake-ok", True, "invalid_json"),
+    ],
+)
 async def test_validation_flags_bad_answers_with_a_reason(fake, model, expect_json, code):
     await backend_at("f1", fake)
     result = await gateway.chat(ask(model, expect_json=expect_json))
@@ -172,7 +176,7 @@ async def test_the_api_key_is_encrypted_at_rest_and_sent_only_to_its_backend(fak
 async def test_latency_is_tracked_per_backend(fake):
     await backend_at("f1", fake)
     await gateway.chat(ask("fake-ok"))
-    assert (await state.states(["f1"]))["f1"].latency_ms > 0
+    assert (await breaker.states(["f1"]))["f1"].latency_ms > 0
 
 
 async def test_max_concurrency_sends_overflow_to_the_other_backend(fake, fake2):

@@ -45,9 +45,18 @@ def test_state_json_shows_backends_models_and_circuit(alice_client, llama):
 
 
 def test_only_staff_add_or_change_a_backend(alice_client, alice, staff):
-    data = {"name": "studio", "base_url": "http://10.0.0.9:1234/v1", "kind": "lmstudio", "weight": 1,
-            "max_concurrency": 4, "enabled": "on", "connect_timeout_s": 5, "first_token_timeout_s": 60,
-            "idle_timeout_s": 30, "api_key": "sk-abc"}  # fmt: skip
+    data = {
+        "name": "studio",
+        "base_url": "http://10.0.0.9:1234/v1",
+        "kind": "lmstudio",
+        "weight": 1,
+        "max_concurrency": 4,
+        "enabled": "on",
+        "connect_timeout_s": 5,
+        "first_token_timeout_s": 60,
+        "idle_timeout_s": 30,
+        "api_key": "sk-abc",
+    }
     assert alice_client.post("/models/backends/new/", data).status_code == 302  # to the admin login
     assert not Backend.objects.filter(name="studio").exists()
     with pytest.raises(PermissionDenied):
@@ -63,8 +72,16 @@ def test_only_staff_add_or_change_a_backend(alice_client, alice, staff):
 
 def test_a_url_with_credentials_is_refused(client, staff):
     client.force_login(staff)
-    data = {"name": "x", "base_url": "http://user:pw@gpubox:1234/v1", "kind": "openai", "weight": 1, "max_concurrency": 1,
-            "connect_timeout_s": 5, "first_token_timeout_s": 60, "idle_timeout_s": 30}  # fmt: skip
+    data = {
+        "name": "x",
+        "base_url": "http://user:pw@gpubox:1234/v1",
+        "kind": "openai",
+        "weight": 1,
+        "max_concurrency": 1,
+        "connect_timeout_s": 5,
+        "first_token_timeout_s": 60,
+        "idle_timeout_s": 30,
+    }
     page = client.post("/models/backends/new/", data)
     assert page.status_code == 200 and b"Put the API key in the key field" in page.content
     data["base_url"] = "http://gpubox:1234/v1"  # a LAN name without a dot is fine

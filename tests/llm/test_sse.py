@@ -34,8 +34,10 @@ class ByteServer:
         await reader.readexactly(length)
         if head.startswith(b"GET"):  # the model list the gateway asks for first
             body = json.dumps({"object": "list", "data": [{"id": "m", "object": "model"}]}).encode()
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
-                         b"Connection: close\r\n\r\n%s" % (len(body), body))  # fmt: skip
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+                b"Connection: close\r\n\r\n%s" % (len(body), body)
+            )
             writer.close()
             return
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")

@@ -70,9 +70,10 @@ def test_bad_requests_name_the_problem(daphne_url, token, llama):
     response = httpx.post(f"{daphne_url}/v1/chat/completions", headers=headers, content=b"{nope")
     assert response.status_code == 400 and "not valid JSON" in response.json()["error"]["message"]
     response = httpx.post(
-        f"{daphne_url}/v1/chat/completions", headers=headers,
+        f"{daphne_url}/v1/chat/completions",
+        headers=headers,
         json={"model": "missing", "messages": [{"role": "user", "content": "x"}]},
-    )  # fmt: skip
+    )
     assert response.status_code == 404
 
 
@@ -80,9 +81,12 @@ def test_a_failed_backend_mid_stream_ends_the_sse_stream_with_an_error_event(dap
     make_backend("fakeone", fake.url)
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.stream(
-        "POST", f"{daphne_url}/v1/chat/completions", headers=headers, timeout=30,
+        "POST",
+        f"{daphne_url}/v1/chat/completions",
+        headers=headers,
+        timeout=30,
         json={"model": "fake-cut", "stream": True, "messages": [{"role": "user", "content": "x"}]},
-    ) as response:  # fmt: skip
+    ) as response:
         assert response.status_code == 200
         body = "".join(response.iter_text())
     assert '"content":"the "' in body

@@ -16,8 +16,9 @@ from django.utils import timezone
 from core import embedded
 from core.services import api_token_create
 from llm.models import Backend
-from monitoring import alerts, history, metrics, sampler, store
+from monitoring import history, live_state, metrics, sampler, services
 from monitoring.models import AlertEvent, AlertRule, Sample
+from monitoring.serializers import alert_event_json
 from tests.fixtures.stack import ROOT, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -36,15 +37,20 @@ def clean_monitoring_state():
 
 def snapshot(host: str, *, cpu: float = 10.0, memory: float = 20.0, disk: float = 30.0, backends=(), gpu=()) -> dict:
     return {
-        "ts": int(timezone.now().timestamp() * 1000), "host": host,
+        "ts": int(timezone.now().timestamp() * 1000),
+        "host": host,
         "cpu": {"percent": cpu, "per_core": [cpu], "load_avg": [0.5, 0.4, 0.3]},
         "memory": {"total": 100, "used": int(memory), "percent": memory},
         "disk": {"total": 100, "used": int(disk), "percent": disk},
         "disks": [{"mount": "/", "total": 100, "used": int(disk), "percent": disk}],
         "network": {"bytes_sent": 1, "bytes_recv": 2, "sent_per_s": 3.0, "recv_per_s": 4.0},
         "gpu": list(gpu),
-        "llm": {"backends": [{"name": n, "status": s, "circuit": "closed", "in_flight": 0, "latency_ms": None} for n, s in backends]},
-    }  # fmt: skip
+        "llm": {
+            "backends": [
+                {"name": n, "status": s, "circuit": "closed", "in_flight": 0, "latency_ms": None} for n, s in backends
+            ]
+        },
+    }
 
 
 def test_real_sample_has_every_figure_and_no_gpu_here():
@@ -93,49 +99,63 @@ def test_alert_opens_only_after_its_duration_and_resolves():
     rule = AlertRule.objects.create(name="cpu", metric="cpu_percent", threshold=90, duration_s=120, host="box-a")
     AlertRule.objects.create(name="other host", metric="cpu_percent", threshold=1, duration_s=0, host="box-b")
     t0 = timezone.now()
-    assert alerts.evaluate(snapshot("box-a", cpu=95), now=t0) == []
-    assert alerts.evaluate(snapshot("box-a", cpu=97), now=t0 + timedelta(seconds=60)) == []
-    opened = alerts.evaluate(snapshot("box-a", cpu=99), now=t0 + timedelta(seconds=121))
+    assert services.evaluate(snapshot("box-a", cpu=95), now=t0) == []
+    assert services.evaluate(snapshot("box-a", cpu=97), now=t0 + timedelta(seconds=60)) == []
+    opened = services.evaluate(snapshot("box-a", cpu=99), now=t0 + timedelta(seconds=121))
     assert len(opened) == 1 and opened[0].rule == rule and opened[0].host == "box-a"
     assert "CPU at 99% on box-a (over 90% for" in opened[0].message
-    assert alerts.evaluate(snapshot("box-a", cpu=96), now=t0 + timedelta(seconds=130)) == []  # still the same event
+    assert services.evaluate(snapshot("box-a", cpu=96), now=t0 + timedelta(seconds=130)) == []  # still the same event
     event = AlertEvent.objects.get()
     assert event.peak == 99 and event.value == 96
-    resolved = alerts.evaluate(snapshot("box-a", cpu=10), now=t0 + timedelta(seconds=190))
+    resolved = services.evaluate(snapshot("box-a", cpu=10), now=t0 + timedelta(seconds=190))
     assert len(resolved) == 1 and resolved[0].resolved_at is not None
-    data = alerts.event_dict(AlertEvent.objects.get())
+    data = alert_event_json(AlertEvent.objects.get())
     assert data["duration_s"] == 190 and data["open"] is False
     # A dip below the threshold restarts the clock: 100 s of breach after it is not enough.
-    alerts.evaluate(snapshot("box-a", cpu=95), now=t0 + timedelta(seconds=200))
-    assert alerts.evaluate(snapshot("box-a", cpu=95), now=t0 + timedelta(seconds=300)) == []
+    services.evaluate(snapshot("box-a", cpu=95), now=t0 + timedelta(seconds=200))
+    assert services.evaluate(snapshot("box-a", cpu=95), now=t0 + timedelta(seconds=300)) == []
     assert AlertEvent.objects.count() == 1
 
 
 def test_backend_down_from_two_hosts_opens_one_event():
     AlertRule.objects.create(name="down", metric="backend_down", duration_s=0)
     now = timezone.now()
-    alerts.evaluate(snapshot("box-a", backends=[("b1", "down")]), now=now)
-    alerts.evaluate(snapshot("box-b", backends=[("b1", "down")]), now=now)
+    services.evaluate(snapshot("box-a", backends=[("b1", "down")]), now=now)
+    services.evaluate(snapshot("box-b", backends=[("b1", "down")]), now=now)
     assert AlertEvent.objects.filter(subject="b1", resolved_at__isnull=True).count() == 1
-    alerts.evaluate(snapshot("box-b", backends=[("b1", "up")]), now=now + timedelta(seconds=5))
+    services.evaluate(snapshot("box-b", backends=[("b1", "up")]), now=now + timedelta(seconds=5))
     assert AlertEvent.objects.get(subject="b1").resolved_at is not None
 
 
 def test_gpu_temperature_rule_watches_each_gpu():
     AlertRule.objects.create(name="hot", metric="gpu_temperature_c", threshold=85, duration_s=0, host="gbox")
-    gpu = {"index": 1, "name": "X", "utilization_percent": 50.0, "memory_total": 10, "memory_used": 5,
-           "memory_percent": 50.0, "temperature_c": 91.0, "power_w": 300.0}  # fmt: skip
-    opened = alerts.evaluate(snapshot("gbox", gpu=[gpu]))
+    gpu = {
+        "index": 1,
+        "name": "X",
+        "utilization_percent": 50.0,
+        "memory_total": 10,
+        "memory_used": 5,
+        "memory_percent": 50.0,
+        "temperature_c": 91.0,
+        "power_w": 300.0,
+    }
+    opened = services.evaluate(snapshot("gbox", gpu=[gpu]))
     assert [e.subject for e in opened] == ["gpu1"]
-    assert alerts.evaluate(snapshot("gbox")) and not AlertEvent.objects.filter(resolved_at__isnull=True).exists()
+    assert services.evaluate(snapshot("gbox")) and not AlertEvent.objects.filter(resolved_at__isnull=True).exists()
 
 
 def raw_rows(host: str, start: datetime, seconds: int, step: int = 10) -> list[Sample]:
     rows = [
-        Sample(host=host, ts=start + timedelta(seconds=i), cpu_percent=float((i // step) % 6), memory_percent=50.0,
-               disk_percent=40.0, backends={"b": {"up": 1.0 if i % 20 == 0 else 0.0, "in_flight": 2, "latency_ms": 100.0}})
+        Sample(
+            host=host,
+            ts=start + timedelta(seconds=i),
+            cpu_percent=float((i // step) % 6),
+            memory_percent=50.0,
+            disk_percent=40.0,
+            backends={"b": {"up": 1.0 if i % 20 == 0 else 0.0, "in_flight": 2, "latency_ms": 100.0}},
+        )
         for i in range(0, seconds, step)
-    ]  # fmt: skip
+    ]
     Sample.objects.bulk_create(rows)
     return rows
 
@@ -177,13 +197,33 @@ def test_maintain_runs_through_celery_beat_task(celery_worker):
 
 def test_worker_hosts_report_themselves(subprocess_env):
     """Every Celery worker samples its host each interval, labelled by host name."""
-    env = {**subprocess_env, "MONITORING_SAMPLER_ENABLED": "true", "MONITORING_INTERVAL_S": "1",
-           "MONITORING_HOST_NAME": "worker-box-7"}  # fmt: skip
+    env = {
+        **subprocess_env,
+        "MONITORING_SAMPLER_ENABLED": "true",
+        "MONITORING_INTERVAL_S": "1",
+        "MONITORING_HOST_NAME": "worker-box-7",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "orchestrator_site", "worker", "--pool", "solo", "-l", "warning",
-         "-Q", "nothing-here", "-n", f"mon-{os.getpid()}@%h"],
-        env=env, cwd=ROOT, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "orchestrator_site",
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "warning",
+            "-Q",
+            "nothing-here",
+            "-n",
+            f"mon-{os.getpid()}@%h",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         wait_until(
             lambda: Sample.objects.filter(host="worker-box-7").count() >= 2, timeout=60, what="two samples", proc=proc
@@ -192,13 +232,13 @@ def test_worker_hosts_report_themselves(subprocess_env):
         embedded.process_stop(proc)
     import asyncio
 
-    latest = asyncio.run(store.latest_all())
+    latest = asyncio.run(live_state.latest_all())
     assert latest["worker-box-7"]["host"] == "worker-box-7"
 
 
 def test_metrics_endpoint_is_token_protected_and_exports_figures(client, alice, staff, settings):
     settings.METRICS_TOKEN = "scrape-me-123"
-    store.latest_put(snapshot("box-a", cpu=42.5, backends=[("b1", "up")]))
+    live_state.latest_put(snapshot("box-a", cpu=42.5, backends=[("b1", "up")]))
     assert client.get("/metrics").status_code == 401
     client.force_login(alice)
     assert client.get("/metrics").status_code == 403
@@ -223,6 +263,6 @@ def test_history_and_alerts_api(alice_client):
     assert alice_client.get("/monitoring/api/history", {"range": "2y"}).status_code == 400
     assert "api-host" in alice_client.get("/monitoring/api/hosts").json()["hosts"]
     rule = AlertRule.objects.create(name="cpu", metric="cpu_percent", threshold=1, duration_s=0, host="api-host")
-    alerts.evaluate(snapshot("api-host", cpu=50))
+    services.evaluate(snapshot("api-host", cpu=50))
     listed = alice_client.get("/monitoring/api/alerts").json()
     assert listed["open_count"] == 1 and listed["alerts"][0]["rule"] == rule.describe()

@@ -165,26 +165,47 @@ GOTO = {"action": "goto", "url": "http://example.com/"}
         ([GOTO, "click"], 'step 2: each step must be an object with an "action"'),
         ([GOTO, {"action": "hover", "selector": "a"}], 'step 2: unknown action "hover"; the actions are: goto, click'),
         ([GOTO, {"action": "wait_for", "ms": 10}, {"action": "click"}], 'step 3 (click): "selector" is required'),
-        ([GOTO, {"action": "click", "selector": "a", "force": True}], 'step 2 (click): unknown argument "force"; click takes "selector"'),
+        (
+            [GOTO, {"action": "click", "selector": "a", "force": True}],
+            'step 2 (click): unknown argument "force"; click takes "selector"',
+        ),
         ([GOTO, {"action": "type", "selector": "#q", "text": 5}], 'step 2 (type): "text" must be a string, not 5'),
         ([GOTO, {"action": "wait_for", "ms": "100"}], "step 2 (wait_for): \"ms\" must be an integer, not '100'"),
         ([GOTO, {"action": "wait_for", "ms": True}], 'step 2 (wait_for): "ms" must be an integer, not True'),
         ([GOTO, {"action": "wait_for"}], 'step 2 (wait_for): give either "selector" or "ms"'),
-        ([GOTO, {"action": "wait_for", "ms": 10, "selector": "a"}], 'step 2 (wait_for): give either "selector" or "ms"'),
+        (
+            [GOTO, {"action": "wait_for", "ms": 10, "selector": "a"}],
+            'step 2 (wait_for): give either "selector" or "ms"',
+        ),
         ([GOTO, {"action": "wait_for", "ms": 999_999}], 'step 2 (wait_for): "ms" must be from 0 to 60000'),
-        ([GOTO, {"action": "extract", "selector": "a", "as": "json"}], 'step 2 (extract): "as" must be one of text, attribute, list, html'),
-        ([GOTO, {"action": "extract", "selector": "a", "as": "attribute"}], 'step 2 (extract): "name" (the attribute to read) goes with "as": "attribute"'),
-        ([GOTO, {"action": "screenshot", "full_page": "yes"}], 'step 2 (screenshot): "full_page" must be true or false'),
-        ([GOTO, {"action": "pdf", "path": "/etc/x.pdf"}], 'step 2 (pdf): unknown argument "path"; pdf takes no arguments'),
+        (
+            [GOTO, {"action": "extract", "selector": "a", "as": "json"}],
+            'step 2 (extract): "as" must be one of text, attribute, list, html',
+        ),
+        (
+            [GOTO, {"action": "extract", "selector": "a", "as": "attribute"}],
+            'step 2 (extract): "name" (the attribute to read) goes with "as": "attribute"',
+        ),
+        (
+            [GOTO, {"action": "screenshot", "full_page": "yes"}],
+            'step 2 (screenshot): "full_page" must be true or false',
+        ),
+        (
+            [GOTO, {"action": "pdf", "path": "/etc/x.pdf"}],
+            'step 2 (pdf): unknown argument "path"; pdf takes no arguments',
+        ),
         ([GOTO, {"action": "click", "selector": " "}], 'step 2 (click): "selector" must not be empty'),
         ([{"action": "click", "selector": "a"}], "step 1 (click): a script must start with a goto step"),
         ([{"action": "goto"}], 'step 1 (goto): "url" is required'),
         ([{"action": "goto", "url": "file:///etc/passwd"}], "step 1 (goto): file: URLs cannot be fetched"),
         ([{"action": "goto", "url": "http://example.com:25/"}], "step 1 (goto): port 25 is blocked"),
-        ([{"action": "goto", "url": "http://example.com/", "wait_until": "idle"}], 'step 1 (goto): "wait_until" must be one of'),
+        (
+            [{"action": "goto", "url": "http://example.com/", "wait_until": "idle"}],
+            'step 1 (goto): "wait_until" must be one of',
+        ),
         ([GOTO] * 101, "the script has 101 steps; at most 100 are allowed (BROWSER_MAX_SCRIPT_STEPS)"),
     ],
-)  # fmt: skip
+)
 def test_malformed_scripts_are_refused_naming_the_step(steps, message, site, pool, tmp_path):
     with pytest.raises(ScriptError) as caught:
         validate_script(steps)

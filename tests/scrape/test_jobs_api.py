@@ -22,10 +22,13 @@ def test_bad_requests_name_the_problem_and_queue_nothing(alice_client):
         ("/browser/api/scrape", {"url": "https://example.com/", "options": {"colour": 1}}, 'unknown option "colour"'),
         ("/browser/api/scrape", {"url": "https://example.com/", "options": {"wait_until": "never"}}, "wait_until"),
         ("/browser/api/automate", {"steps": []}, "steps:"),
-        ("/browser/api/automate", {"steps": [{"action": "goto", "url": "https://example.com/"}, {"action": "click"}]},
-         "step 2 (click)"),
+        (
+            "/browser/api/automate",
+            {"steps": [{"action": "goto", "url": "https://example.com/"}, {"action": "click"}]},
+            "step 2 (click)",
+        ),
         ("/browser/api/automate", {"steps": [{"action": "fly"}]}, "step 1"),
-    ]  # fmt: skip
+    ]
     for url, body, expected in cases:
         response = alice_client.post(url, body, content_type="application/json")
         assert response.status_code == 400, (body, response.content)
@@ -35,9 +38,11 @@ def test_bad_requests_name_the_problem_and_queue_nothing(alice_client):
 
 def test_scrape_job_runs_on_the_worker_and_files_are_the_owners_only(alice_client, client, site, celery_worker):
     site.routes["/page"] = lambda h: Reply(
-        body=html('<h1>Hello jobs</h1><p>Some readable text for the job test.</p><a href="/next">next</a>',
-                  head="<title>Job page</title>")
-    )  # fmt: skip
+        body=html(
+            '<h1>Hello jobs</h1><p>Some readable text for the job test.</p><a href="/next">next</a>',
+            head="<title>Job page</title>",
+        )
+    )
     response = alice_client.post(
         "/browser/api/scrape",
         {"url": site.url("/page"), "options": {"screenshot": True, "pdf": True}},
@@ -95,10 +100,12 @@ def test_cancel_stops_an_automation_between_steps(alice_client, site, celery_wor
 
 def test_an_address_typed_without_a_scheme_is_taken_as_https():
     from browser import services as browser_services
-    from knowledge import services as knowledge_services
+    from core.validation import web_url
+    from knowledge.services import KnowledgeInputError
 
-    for module in (browser_services, knowledge_services):
-        assert module._url("example.com/page?q=1") == "https://example.com/page?q=1"
-        assert module._url("docs.example.org:8443") == "https://docs.example.org:8443"
+    # The browser's check is the one rule knowledge sources and workflow steps use too.
+    for check in (browser_services.url_check, lambda url: web_url(url, error=KnowledgeInputError)):
+        assert check("example.com/page?q=1") == "https://example.com/page?q=1"
+        assert check("docs.example.org:8443") == "https://docs.example.org:8443"
         with pytest.raises(ValueError, match=r"url: ftp: addresses cannot be fetched; only http:// and https://"):
-            module._url("ftp://example.com/file")
+            check("ftp://example.com/file")

@@ -179,10 +179,14 @@ def test_cookies_do_live_within_one_job(pool, site, tmp_path):
     site.routes["/set"] = lambda h: Reply(body=html("<p>set</p>"), headers={"Set-Cookie": "a=1; Path=/\nb=2; Path=/"})
     site.routes["/echo"] = lambda h: Reply(body=html(f'<p id="c">{h.headers.get("Cookie")}</p>'))
     result = run_script(
-        [{"action": "goto", "url": site.url("/set")}, {"action": "goto", "url": site.url("/echo")},
-         {"action": "extract", "selector": "#c"}],
-        out_dir=tmp_path, pool=pool,
-    )  # fmt: skip
+        [
+            {"action": "goto", "url": site.url("/set")},
+            {"action": "goto", "url": site.url("/echo")},
+            {"action": "extract", "selector": "#c"},
+        ],
+        out_dir=tmp_path,
+        pool=pool,
+    )
     assert result["steps"][2]["result"] == "a=1; b=2"
 
 
@@ -256,8 +260,11 @@ def test_callbacks_and_the_caller_may_use_the_orm(pool, page, tmp_path, monkeypa
     orm_call()
     result = run_script(
         [{"action": "goto", "url": page}, {"action": "extract", "selector": "h1"}],
-        out_dir=tmp_path, on_progress=lambda *a: calls.append(orm_call()), cancelled=orm_call, pool=pool,
-    )  # fmt: skip
+        out_dir=tmp_path,
+        on_progress=lambda *a: calls.append(orm_call()),
+        cancelled=orm_call,
+        pool=pool,
+    )
     assert result["status"] == "ok" and len(calls) == 5
     orm_call()
     with pool.context() as job:  # nested use keeps the browser usable after a callback

@@ -154,7 +154,10 @@ def test_websockets_are_blocked(site, target, pool, tmp_path):
         )
     )
     result = scrape(site.url("/"), out_dir=tmp_path, options={"wait_for_selector": "text=closed"}, pool=pool)
-    assert {"url": f"ws://127.0.0.2:{target.port}/socket", "reason": "WebSockets are not supported by the browser service"} in result["blocked"]  # fmt: skip
+    assert {
+        "url": f"ws://127.0.0.2:{target.port}/socket",
+        "reason": "WebSockets are not supported by the browser service",
+    } in result["blocked"]
     assert target.seen == []
 
 

@@ -26,8 +26,12 @@ def test_an_ordinary_users_embedding_calls_cannot_take_chat_down_for_everyone(da
     for _ in range(2 * 3):  # twice the breaker's threshold
         refused = _v1(daphne_url, attacker, "embeddings", {"model": "fake-ok", "input": "x"})
         assert refused.status_code == 400 and "does not serve embeddings" in refused.json()["error"]["message"]
-    chat = _v1(daphne_url, victim, "chat/completions",
-               {"model": "fake-ok", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})  # fmt: skip
+    chat = _v1(
+        daphne_url,
+        victim,
+        "chat/completions",
+        {"model": "fake-ok", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+    )
     assert chat.status_code == 200, chat.text
     assert chat.json()["choices"][0]["message"]["content"]
 

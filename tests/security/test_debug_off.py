@@ -24,8 +24,15 @@ from django.urls import include, path
 from core import embedded
 from tests.fixtures.stack import ROOT, wait_until
 
-DEBUG_PAGE_MARKS = ["Traceback", "Django tried these URL patterns", "URLconf", "DEBUG = True", "SECRET_KEY",
-                    "INSTALLED_APPS", "Request information"]  # fmt: skip
+DEBUG_PAGE_MARKS = [
+    "Traceback",
+    "Django tried these URL patterns",
+    "URLconf",
+    "DEBUG = True",
+    "SECRET_KEY",
+    "INSTALLED_APPS",
+    "Request information",
+]
 
 
 class Boom(Exception):
@@ -51,9 +58,14 @@ class MakeRun:
     def __init__(self, env: dict[str, str]):
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            ["make", "-o", "venv", "-o", "assets", "run"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )  # fmt: skip
+            ["make", "-o", "venv", "-o", "assets", "run"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -94,10 +106,12 @@ def test_make_run_serves_with_debug_off(tmp_path, llm_url):
     port = embedded.free_port()
     data = tmp_path / "data"
     env.update(
-        ORCH_DATA_DIR=str(data), PORT=str(port), ORCH_ADMIN_PASSWORD="make-run-test-password",
+        ORCH_DATA_DIR=str(data),
+        PORT=str(port),
+        ORCH_ADMIN_PASSWORD="make-run-test-password",
         LLM_BACKENDS=f"testllm:llamacpp={llm_url}",  # a backend that answers: no embedded model to start
         CELERY_CONCURRENCY="1",
-    )  # fmt: skip
+    )
     run = MakeRun(env)
     try:
         try:

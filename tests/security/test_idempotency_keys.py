@@ -55,10 +55,13 @@ def test_bob_reusing_alices_key_for_a_task_gets_his_own_task(alice, bob, fake_ba
 def workflow(client: Client, name: str) -> int:
     response = client.post(
         f"{API}/workflows",
-        {"name": name, "inputs": [{"name": "who", "type": "str"}],
-         "steps": [{"name": "greet", "type": "transform", "template": "Hello {{ inputs.who }}"}]},
+        {
+            "name": name,
+            "inputs": [{"name": "who", "type": "str"}],
+            "steps": [{"name": "greet", "type": "transform", "template": "Hello {{ inputs.who }}"}],
+        },
         content_type="application/json",
-    )  # fmt: skip
+    )
     assert response.status_code == 201, response.content
     return response.json()["workflow"]["id"]
 
@@ -106,8 +109,14 @@ def test_a_workflow_runs_key_is_no_replay_for_a_task(alice):
     client = logged_in(alice)
     run = post(client, f"{API}/workflows/{workflow(client, 'W')}/runs", {"inputs": {"who": "x"}})
     assert run.status_code == 201
-    Task.objects.create(user=alice, title="a step", prompt="p", model_names=["fake-agree-1"],
-                        workflow_run_id=run.json()["run"]["id"], step_name="greet",
-                        job_id=run.json()["run"]["job_id"])  # fmt: skip
+    Task.objects.create(
+        user=alice,
+        title="a step",
+        prompt="p",
+        model_names=["fake-agree-1"],
+        workflow_run_id=run.json()["run"]["id"],
+        step_name="greet",
+        job_id=run.json()["run"]["job_id"],
+    )
     as_task = post(client, f"{API}/tasks", {"prompt": "q", "models": ["fake-agree-1"]})
     assert as_task.status_code == 409 and as_task.json()["code"] == "conflict"

@@ -27,9 +27,10 @@ def finish(job_id: int, **result) -> None:
 def test_bob_cannot_read_alices_long_text_job(alice, bob):
     alice_client, bob_client = logged_in(alice), logged_in(bob)
     started = alice_client.post(
-        "/models/api/longtext", {"model": "m", "text": "a contract", "instruction": "summarise"},
+        "/models/api/longtext",
+        {"model": "m", "text": "a contract", "instruction": "summarise"},
         content_type="application/json",
-    )  # fmt: skip
+    )
     assert started.status_code == 202, started.content
     job_id = started.json()["job_id"]
     finish(job_id, message="done: 1 chunks", result=SECRET, chunks=1)
@@ -50,9 +51,10 @@ def test_bob_cannot_read_alices_long_text_job(alice, bob):
 def test_bob_cannot_read_alices_benchmark(alice, bob, fake_backend):
     alice_client, bob_client = logged_in(alice), logged_in(bob)
     started = alice_client.post(
-        "/models/api/benchmark", {"backend": "scripted", "model": "fake-ok", "runs": 1},
+        "/models/api/benchmark",
+        {"backend": "scripted", "model": "fake-ok", "runs": 1},
         content_type="application/json",
-    )  # fmt: skip
+    )
     assert started.status_code == 202, started.content
     job_id = started.json()["job_id"]
     assert bob_client.get(f"/models/api/benchmark/{job_id}").status_code == 404

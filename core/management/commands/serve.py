@@ -85,16 +85,19 @@ class Command(BaseCommand):
         if not port_is_free(host, port):
             raise CommandError(f"Port {port} on {host} is in use. Stop what uses it or run with PORT=<other port>.")
         if settings.DEBUG:
-            self.say(self.style.WARNING(
-                "· DEBUG is on: error pages show tracebacks and settings. For development only; never expose it."
-            ))  # fmt: skip
+            self.say(
+                self.style.WARNING(
+                    "· DEBUG is on: error pages show tracebacks and settings. For development only; never expose it."
+                )
+            )
 
         self.supervisor = Supervisor(
-            pid_dir, self.say,
+            pid_dir,
+            self.say,
             backoff_base_s=envfloat("ORCH_RESTART_BACKOFF_S", supervision.BACKOFF_BASE_S),
             backoff_max_s=envfloat("ORCH_RESTART_BACKOFF_MAX_S", supervision.BACKOFF_MAX_S),
             quick_crashes_max=envint("ORCH_RESTART_MAX_CRASHES", supervision.QUICK_CRASHES_MAX),
-        )  # fmt: skip
+        )
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
         env = os.environ.copy()
@@ -144,7 +147,7 @@ class Command(BaseCommand):
                 "redis",
                 spawn=lambda: embedded.redis_server_start(socket_path=socket_path, workdir=socket_path.parent),
                 log=str(socket_path.parent / "redis.log"),
-            )  # fmt: skip
+            )
             if not self.supervisor.start(redis_service):
                 raise CommandError(f"the embedded Redis did not start: {redis_service.last_exit}")
             started.append("embedded Redis")
@@ -180,12 +183,37 @@ class Command(BaseCommand):
         bin_dir = Path(sys.executable).parent
         for name, args in (
             ("web", [str(bin_dir / "daphne"), "-b", host, "-p", str(port), "orchestrator_site.asgi:application"]),
-            ("worker", [str(bin_dir / "celery"), "-A", "orchestrator_site", "worker", "-l", "info",
-                        "--concurrency", str(envint("CELERY_CONCURRENCY", 2)), "-n", "worker@%h",
-                        "-Q", "celery,browser,orchestration"]),
-            ("beat", [str(bin_dir / "celery"), "-A", "orchestrator_site", "beat", "-l", "info",
-                      "-s", str(settings.CELERY_BEAT_SCHEDULE_FILENAME)]),
-        ):  # fmt: skip
+            (
+                "worker",
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "orchestrator_site",
+                    "worker",
+                    "-l",
+                    "info",
+                    "--concurrency",
+                    str(envint("CELERY_CONCURRENCY", 2)),
+                    "-n",
+                    "worker@%h",
+                    "-Q",
+                    "celery,browser,orchestration",
+                ],
+            ),
+            (
+                "beat",
+                [
+                    str(bin_dir / "celery"),
+                    "-A",
+                    "orchestrator_site",
+                    "beat",
+                    "-l",
+                    "info",
+                    "-s",
+                    str(settings.CELERY_BEAT_SCHEDULE_FILENAME),
+                ],
+            ),
+        ):
             self.supervisor.start(Service(name, spawn=self._process(name, args, env)))
         started += ["web (daphne)", "Celery worker", "Celery beat"]
 
@@ -202,14 +230,19 @@ class Command(BaseCommand):
                 break
             time.sleep(0.5)
         self.say("")
-        self.say(self.style.SUCCESS(f"AI Orchestrator is running at {url}") if healthy else
-                 self.style.WARNING(f"AI Orchestrator started at {url}, but /healthz is not green yet"))  # fmt: skip
+        self.say(
+            self.style.SUCCESS(f"AI Orchestrator is running at {url}")
+            if healthy
+            else self.style.WARNING(f"AI Orchestrator started at {url}, but /healthz is not green yet")
+        )
         self.say("  started: " + ", ".join(started))
         self.say(f"  data folder: {settings.DATA_DIR}")
         if not os.access(settings.BROWSER_EXECUTABLE, os.X_OK):
-            self.say(self.style.WARNING(
-                f"  browser jobs need Chromium at {settings.BROWSER_EXECUTABLE}: sudo apt-get install chromium"
-            ))  # fmt: skip
+            self.say(
+                self.style.WARNING(
+                    f"  browser jobs need Chromium at {settings.BROWSER_EXECUTABLE}: sudo apt-get install chromium"
+                )
+            )
         self.say("  press Ctrl-C to stop everything")
         self.say("")
 
@@ -222,9 +255,13 @@ class Command(BaseCommand):
 
         def spawn() -> subprocess.Popen:
             return embedded.llm_server_spawn(
-                model=path, port=llm_port, log_path=log_path, threads=threads, alias=model.alias,
+                model=path,
+                port=llm_port,
+                log_path=log_path,
+                threads=threads,
+                alias=model.alias,
                 chat_format=model.chat_format,
-            )  # fmt: skip
+            )
 
         def ready(proc: subprocess.Popen, cancelled: Callable[[], bool]) -> None:
             embedded.server_wait(proc, port=llm_port, log_path=log_path, cancelled=cancelled)

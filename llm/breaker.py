@@ -1,4 +1,4 @@
-"""Backend state every process shares through Redis: circuit breaker, in-flight requests, latency.
+"""The circuit breaker every process shares through Redis, with in-flight requests and latency per backend.
 
 The breaker is closed → open after `failure_threshold` consecutive failures → after `cooldown_s`
 exactly one caller gets the half-open probe (a Redis lock) → its success closes the circuit, its
@@ -12,8 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-from django.conf import settings
+from core import redis_clients
 
 PREFIX = "orch:llm"
 FAILURE_THRESHOLD = 3
@@ -59,21 +58,6 @@ end
 return 'closed'
 """
 
-_client: aioredis.Redis | None = None
-_client_loop = None
-
-
-def client() -> aioredis.Redis:
-    """One async Redis client per event loop (Celery tasks and tests run several loops)."""
-    import asyncio
-
-    global _client, _client_loop
-    loop = asyncio.get_running_loop()
-    if _client is None or _client_loop is not loop:
-        _client = aioredis.Redis.from_url(settings.REDIS_CLIENT_URL, decode_responses=True)
-        _client_loop = loop
-    return _client
-
 
 def _keys(name: str) -> tuple[str, str, str, str]:
     return (f"{PREFIX}:cb:{name}", f"{PREFIX}:cb:{name}:probe", f"{PREFIX}:ewma:{name}", f"{PREFIX}:inflight:{name}")
@@ -92,32 +76,36 @@ class BackendState:
 async def breaker_allow(name: str) -> str:
     """'closed' (go), 'probe' (go: you are the one half-open probe) or 'open' (do not call)."""
     cb, probe, _, _ = _keys(name)
-    return await client().eval(_ALLOW, 2, cb, probe, time.time(), COOLDOWN_S, PROBE_TIMEOUT_S, uuid.uuid4().hex)
+    return await redis_clients.client().eval(
+        _ALLOW, 2, cb, probe, time.time(), COOLDOWN_S, PROBE_TIMEOUT_S, uuid.uuid4().hex
+    )
 
 
 async def breaker_failure(name: str, error: str) -> str:
     cb, probe, _, _ = _keys(name)
-    return await client().eval(_FAILURE, 2, cb, probe, time.time(), FAILURE_THRESHOLD, error[:300])
+    return await redis_clients.client().eval(_FAILURE, 2, cb, probe, time.time(), FAILURE_THRESHOLD, error[:300])
 
 
 async def breaker_success(name: str, *, latency_ms: float | None = None) -> None:
     cb, probe, ewma, _ = _keys(name)
-    await client().eval(_SUCCESS, 3, cb, probe, ewma, -1 if latency_ms is None else latency_ms, EWMA_ALPHA)
+    await redis_clients.client().eval(
+        _SUCCESS, 3, cb, probe, ewma, -1 if latency_ms is None else latency_ms, EWMA_ALPHA
+    )
 
 
 async def breaker_reset(name: str) -> None:
     cb, probe, ewma, inflight = _keys(name)
-    await client().delete(cb, probe, ewma, inflight)
+    await redis_clients.client().delete(cb, probe, ewma, inflight)
 
 
 async def inflight_add(name: str) -> str:
     token = uuid.uuid4().hex
-    await client().zadd(_keys(name)[3], {token: time.time()})
+    await redis_clients.client().zadd(_keys(name)[3], {token: time.time()})
     return token
 
 
 async def inflight_remove(name: str, token: str) -> None:
-    await client().zrem(_keys(name)[3], token)
+    await redis_clients.client().zrem(_keys(name)[3], token)
 
 
 async def states(names: list[str]) -> dict[str, BackendState]:
@@ -128,7 +116,7 @@ async def states(names: list[str]) -> dict[str, BackendState]:
 async def states_and_sticky(names: list[str], *, sticky_key: str | None) -> tuple[dict[str, BackendState], str | None]:
     """states(), and the backend a conversation last used (`sticky_key`), in the same round trip."""
     now = time.time()
-    pipe = client().pipeline(transaction=False)
+    pipe = redis_clients.client().pipeline(transaction=False)
     for name in names:
         cb, _, ewma, inflight = _keys(name)
         pipe.hgetall(cb)

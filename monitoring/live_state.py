@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 import time
 
-import redis
 from django.conf import settings
 
-from llm import state
+from core import redis_clients
 
 PREFIX = "orch:mon"
 LATEST = f"{PREFIX}:latest"  # hash host → JSON snapshot
 PROBES = f"{PREFIX}:probes"  # hash backend → JSON {up, error, ms, ts}
 BREACHES = f"{PREFIX}:breach"  # hash rule:host:subject → epoch seconds the breach began
-
-_sync: redis.Redis | None = None
-
-
-def sync_client() -> redis.Redis:
-    global _sync
-    if _sync is None:
-        _sync = redis.Redis.from_url(settings.REDIS_CLIENT_URL, decode_responses=True)
-    return _sync
 
 
 def stale_after_s() -> float:
@@ -30,12 +20,12 @@ def stale_after_s() -> float:
 
 
 def latest_put(snapshot: dict) -> None:
-    sync_client().hset(LATEST, snapshot["host"], json.dumps(snapshot))
+    redis_clients.sync_client().hset(LATEST, snapshot["host"], json.dumps(snapshot))
 
 
 async def latest_all() -> dict[str, dict]:
     """Every host's most recent sample that is still fresh, by host name."""
-    raw = await state.client().hgetall(LATEST)
+    raw = await redis_clients.client().hgetall(LATEST)
     now_ms = time.time() * 1000
     found = {}
     for host, text in raw.items():
@@ -47,11 +37,11 @@ async def latest_all() -> dict[str, dict]:
 
 def probes_put(probes: dict[str, dict]) -> None:
     if probes:
-        sync_client().hset(PROBES, mapping={name: json.dumps(p) for name, p in probes.items()})
+        redis_clients.sync_client().hset(PROBES, mapping={name: json.dumps(p) for name, p in probes.items()})
 
 
 async def probes_get() -> dict[str, dict]:
-    raw = await state.client().hgetall(PROBES)
+    raw = await redis_clients.client().hgetall(PROBES)
     now = time.time()
     return {
         name: probe for name, text in raw.items() if now - (probe := json.loads(text)).get("ts", 0) <= stale_after_s()

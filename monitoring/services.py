@@ -1,5 +1,5 @@
-"""Alert rules evaluated on each sample: a breach must last the rule's duration to open an event,
-and the event resolves on the first sample where the condition no longer holds."""
+"""The writes of monitoring: alert rules evaluated on each sample (a breach must last the rule's duration to open an event,
+and the event resolves on the first sample where the condition no longer holds)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from monitoring import store
+from core import redis_clients
+from monitoring import live_state
 from monitoring.models import AlertEvent, AlertRule
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def evaluate(snapshot: dict, *, now: datetime | None = None) -> list[AlertEvent]
     """Open and resolve events for one host's sample; returns the events that changed."""
     now = now or timezone.now()
     host = snapshot["host"]
-    redis = store.sync_client()
+    redis = redis_clients.sync_client()
     changed: list[AlertEvent] = []
     for rule in AlertRule.objects.filter(enabled=True):
         if rule.host and rule.host != host:
@@ -63,8 +64,8 @@ def evaluate(snapshot: dict, *, now: datetime | None = None) -> list[AlertEvent]
             key = f"{rule.pk}:{event_host}:{subject}"
             seen.add(key)
             if breached:
-                redis.hsetnx(store.BREACHES, key, now.timestamp())
-                since = datetime.fromtimestamp(float(redis.hget(store.BREACHES, key)), tz=now.tzinfo)
+                redis.hsetnx(live_state.BREACHES, key, now.timestamp())
+                since = datetime.fromtimestamp(float(redis.hget(live_state.BREACHES, key)), tz=now.tzinfo)
                 event = AlertEvent.objects.filter(open_key=key).first()
                 if event is not None:
                     event.value = value
@@ -75,16 +76,22 @@ def evaluate(snapshot: dict, *, now: datetime | None = None) -> list[AlertEvent]
                     try:
                         with transaction.atomic():
                             event = AlertEvent.objects.create(
-                                rule=rule, host=event_host, subject=subject, value=value, peak=value,
-                                breach_started_at=since, opened_at=now, open_key=key,
+                                rule=rule,
+                                host=event_host,
+                                subject=subject,
+                                value=value,
+                                peak=value,
+                                breach_started_at=since,
+                                opened_at=now,
+                                open_key=key,
                                 message=message_for(rule, host, subject, value, since, now),
-                            )  # fmt: skip
+                            )
                     except IntegrityError:
                         continue  # another host's sampler opened it a moment ago
                     log.warning("alert opened: %s", event.message)
                     changed.append(event)
             else:
-                redis.hdel(store.BREACHES, key)
+                redis.hdel(live_state.BREACHES, key)
                 event = AlertEvent.objects.filter(open_key=key).first()
                 if event is not None:
                     event.resolved_at = now
@@ -96,31 +103,8 @@ def evaluate(snapshot: dict, *, now: datetime | None = None) -> list[AlertEvent]
         # A subject that is gone (a GPU removed, a backend deleted or disabled) no longer alerts.
         for event in AlertEvent.objects.filter(rule=rule, host=event_host, resolved_at__isnull=True):
             if event.open_key not in seen:
-                redis.hdel(store.BREACHES, event.open_key)
+                redis.hdel(live_state.BREACHES, event.open_key)
                 event.resolved_at, event.open_key = now, None
                 event.save(update_fields=["resolved_at", "open_key"])
                 changed.append(event)
     return changed
-
-
-def open_events() -> list[AlertEvent]:
-    return list(AlertEvent.objects.filter(resolved_at__isnull=True).select_related("rule")[:50])
-
-
-def event_dict(event: AlertEvent) -> dict:
-    end = event.resolved_at or timezone.now()
-    return {
-        "id": event.pk,
-        "rule": event.rule.describe(),
-        "metric": event.rule.metric,
-        "host": event.host,
-        "subject": event.subject,
-        "message": event.message,
-        "value": event.value,
-        "peak": event.peak,
-        "threshold": event.rule.threshold,
-        "opened_at": event.opened_at.isoformat(),
-        "resolved_at": event.resolved_at.isoformat() if event.resolved_at else None,
-        "duration_s": int((end - event.breach_started_at).total_seconds()),
-        "open": event.resolved_at is None,
-    }

@@ -16,7 +16,7 @@ from browser.proxy import JobProxy
 LOAD_POLL_MS = 250
 
 
-class Job:
+class PageSession:
     """One job in the pool: a fresh context and page behind the job's own filtering proxy."""
 
     def __init__(
