@@ -94,9 +94,12 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="orch-bench-"))
     os.environ.update(
-        ORCH_DATA_DIR=str(workdir / "data"), SECRET_KEY="bench", DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
-        LLM_BACKENDS="", LOG_LEVEL="WARNING",
-    )  # fmt: skip
+        ORCH_DATA_DIR=str(workdir / "data"),
+        SECRET_KEY="bench",
+        DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
+        LLM_BACKENDS="",
+        LOG_LEVEL="WARNING",
+    )
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("DATABASE_URL", None)
 

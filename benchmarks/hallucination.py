@@ -67,9 +67,10 @@ def labels_for(case: dict, report) -> list[int]:
     out = []
     for sentence in report.sentences:
         overlapping = [
-            s["label"] for s, (a, b) in zip(case["sentences"], case["spans"], strict=True)
+            s["label"]
+            for s, (a, b) in zip(case["sentences"], case["spans"], strict=True)
             if a < sentence.end and b > sentence.start
-        ]  # fmt: skip
+        ]
         out.append(max(overlapping, default=0))
     return out
 
@@ -117,17 +118,26 @@ async def detection(data: dict, *, judge_every: int, local_embed=None) -> dict:
     rows = []  # one per answer: labels, per-signal sentence scores, combined scores, ms
     for case in data["cases"]:
         report = await detector.detect(
-            case["answer"], prompt=case["question"], sources=[case["source"]], samples=case["samples"],
-            judge_model="", signals=LOCAL_SIGNALS,
-        )  # fmt: skip
+            case["answer"],
+            prompt=case["question"],
+            sources=[case["source"]],
+            samples=case["samples"],
+            judge_model="",
+            signals=LOCAL_SIGNALS,
+        )
         rows.append({"case": case, "report": report, "labels": labels_for(case, report)})
     embedded = []  # the same with the local sentence embedder (all-MiniLM-L6-v2), when installed
     if local_embed is not None:
         for case in data["cases"]:
             report = await detector.detect(
-                case["answer"], prompt=case["question"], sources=[case["source"]], samples=case["samples"],
-                judge_model="", signals=LOCAL_SIGNALS, embed=local_embed,
-            )  # fmt: skip
+                case["answer"],
+                prompt=case["question"],
+                sources=[case["source"]],
+                samples=case["samples"],
+                judge_model="",
+                signals=LOCAL_SIGNALS,
+                embed=local_embed,
+            )
             embedded.append({"case": case, "report": report, "labels": labels_for(case, report)})
     bare = []  # the same without sources: what a chat without a knowledge base gets
     for case in data["cases"]:
@@ -140,9 +150,13 @@ async def detection(data: dict, *, judge_every: int, local_embed=None) -> dict:
     for row in [r for k, r in enumerate(rows) if k % judge_every == (k // judge_every) % judge_every]:
         case = row["case"]
         report = await detector.detect(
-            case["answer"], prompt=case["question"], sources=[case["source"]], samples=case["samples"],
-            judge_model="gemma-3-270m", signals=[*LOCAL_SIGNALS, "judge"],
-        )  # fmt: skip
+            case["answer"],
+            prompt=case["question"],
+            sources=[case["source"]],
+            samples=case["samples"],
+            judge_model="gemma-3-270m",
+            signals=[*LOCAL_SIGNALS, "judge"],
+        )
         judged.append({"case": case, "report": report, "labels": labels_for(case, report)})
     return {"rows": rows, "bare": bare, "judged": judged, "embedded": embedded}
 
@@ -157,7 +171,12 @@ def figures(result: dict, *, fit: bool) -> dict[str, float]:
     combined = [s.score for r in rows for s in r["report"].sentences]
     out: dict[str, float] = {"auc_pr_combined": calibration.auc_pr(combined, labels)}
     test_docs = {d["id"] for d in result["documents"][1::2]}
-    test = [(s.score, y) for r in rows if r["case"]["document"] in test_docs for s, y in zip(r["report"].sentences, r["labels"], strict=True)]  # fmt: skip
+    test = [
+        (s.score, y)
+        for r in rows
+        if r["case"]["document"] in test_docs
+        for s, y in zip(r["report"].sentences, r["labels"], strict=True)
+    ]
     out["auc_pr_combined_test_half"] = calibration.auc_pr([s for s, _ in test], [y for _, y in test])
     for name in LOCAL_SIGNALS:
         scores = [s.signals.get(name, 0.0) for r in rows for s in r["report"].sentences]
@@ -201,7 +220,9 @@ def figures(result: dict, *, fit: bool) -> dict[str, float]:
         )
         faithful = [r for r in embedded if not any(r["labels"])]
         wrong = [r for r in embedded if any(r["labels"])]
-        out["answer_false_alarm_rate_local_embeddings"] = sum(r["report"].verdict != "supported" for r in faithful) / len(faithful)  # fmt: skip
+        out["answer_false_alarm_rate_local_embeddings"] = sum(
+            r["report"].verdict != "supported" for r in faithful
+        ) / len(faithful)
         out["answer_recall_local_embeddings"] = sum(r["report"].verdict != "supported" for r in wrong) / len(wrong)
         out["detect_ms_per_answer_local_embeddings"] = statistics.mean(r["report"].ms for r in embedded)
     out["sentences"] = len(labels)
@@ -270,10 +291,16 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="orch-bench-"))
     os.environ.update(
-        ORCH_DATA_DIR=str(workdir / "data"), SECRET_KEY="bench", DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
-        LLM_BACKENDS="", LOG_LEVEL="WARNING", KNOWLEDGE_CHUNK_TOKENS=str(CHUNK_WORDS), KNOWLEDGE_CHUNK_OVERLAP="20",
-        HALLUCINATION_JUDGE_MODEL="", HALLUCINATION_NLI_MODEL_PATH="",
-    )  # fmt: skip
+        ORCH_DATA_DIR=str(workdir / "data"),
+        SECRET_KEY="bench",
+        DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
+        LLM_BACKENDS="",
+        LOG_LEVEL="WARNING",
+        KNOWLEDGE_CHUNK_TOKENS=str(CHUNK_WORDS),
+        KNOWLEDGE_CHUNK_OVERLAP="20",
+        HALLUCINATION_JUDGE_MODEL="",
+        HALLUCINATION_NLI_MODEL_PATH="",
+    )
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("DATABASE_URL", None)
 

@@ -48,8 +48,10 @@ print(json.dumps({"rates": rates}))
 def measure(python: str, path: Path, chat_format: str | None, rounds: int, max_tokens: int) -> list[float] | str:
     done = subprocess.run(
         [python, "-c", CHILD, str(path), chat_format or "", str(rounds), str(max_tokens)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if done.returncode != 0:
         return embedded.exit_describe(done.returncode)
     return json.loads(done.stdout.strip().splitlines()[-1])["rates"]

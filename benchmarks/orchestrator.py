@@ -98,9 +98,14 @@ def main() -> None:
 
     workdir = Path(tempfile.mkdtemp(prefix="orch-bench-"))
     os.environ.update(
-        ORCH_DATA_DIR=str(workdir / "data"), SECRET_KEY="bench", DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
-        LLM_BACKENDS="", LOG_LEVEL="WARNING", KNOWLEDGE_LOCAL_EMBEDDINGS="false", MONITORING_SAMPLER_ENABLED="false",
-    )  # fmt: skip
+        ORCH_DATA_DIR=str(workdir / "data"),
+        SECRET_KEY="bench",
+        DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
+        LLM_BACKENDS="",
+        LOG_LEVEL="WARNING",
+        KNOWLEDGE_LOCAL_EMBEDDINGS="false",
+        MONITORING_SAMPLER_ENABLED="false",
+    )
     os.environ.pop("REDIS_URL", None)
     os.environ.pop("DATABASE_URL", None)
 
@@ -121,10 +126,13 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         fake_port, llama_port = embedded.free_port(), embedded.free_port()
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(fake_port), "--tokens-per-s", "500"],
-            cwd=ROOT, start_new_session=True,
-        ))  # fmt: skip
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(fake_port), "--tokens-per-s", "500"],
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        )
         fake_url = f"http://127.0.0.1:{fake_port}/v1"
         procs.append(
             embedded.llm_server_start(
@@ -141,11 +149,28 @@ def main() -> None:
         )
         user = get_user_model().objects.create_user("bench", "bench@example.com", "x")
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "orchestrator_site", "worker", "--pool", "solo", "-l", "warning",
-             "-n", f"bench-{os.getpid()}@%h", "-Q", "orchestration"],
-            cwd=ROOT, env=os.environ.copy(), start_new_session=True, stdout=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "orchestrator_site",
+                "worker",
+                "--pool",
+                "solo",
+                "-l",
+                "warning",
+                "-n",
+                f"bench-{os.getpid()}@%h",
+                "-Q",
+                "orchestration",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
             stderr=(workdir / "worker.log").open("wb"),
-        )  # fmt: skip
+        )
         procs.append(worker)
         from orchestrator_site.celery import app
 

@@ -32,10 +32,16 @@ def app_stack(*, env_extra: dict[str, str] | None = None, tokens_per_s: int = 50
     workdir = Path(tempfile.mkdtemp(prefix="orch-bench-"))
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
     env.update(
-        ORCH_DATA_DIR=str(workdir / "data"), SECRET_KEY="bench", DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
-        LLM_BACKENDS="", LOG_LEVEL="WARNING", STATIC_FROM_SOURCE="true", WS_MESSAGES_PER_MINUTE="1000000",
-        WS_CHAT_SENDS_PER_MINUTE="1000000", **(env_extra or {}),
-    )  # fmt: skip
+        ORCH_DATA_DIR=str(workdir / "data"),
+        SECRET_KEY="bench",
+        DJANGO_SETTINGS_MODULE="orchestrator_site.settings",
+        LLM_BACKENDS="",
+        LOG_LEVEL="WARNING",
+        STATIC_FROM_SOURCE="true",
+        WS_MESSAGES_PER_MINUTE="1000000",
+        WS_CHAT_SENDS_PER_MINUTE="1000000",
+        **(env_extra or {}),
+    )
     os.environ.update(env)
     for key in ("DATABASE_URL", "REDIS_URL"):
         os.environ.pop(key, None)
@@ -88,11 +94,23 @@ def app_stack(*, env_extra: dict[str, str] | None = None, tokens_per_s: int = 50
         profile = os.environ.get("BENCH_PROFILE")
         spy = [str(Path(sys.executable).parent / "py-spy"), "record", "-r", "200", "-f", "raw", "-o", profile, "--"]
         stack.daphne = subprocess.Popen(
-            [*(spy if profile else []), sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(stack.port),
-             "orchestrator_site.asgi:application"],
-            env=os.environ.copy(), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=(workdir / "daphne.log").open("wb"),
+            [
+                *(spy if profile else []),
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(stack.port),
+                "orchestrator_site.asgi:application",
+            ],
+            env=os.environ.copy(),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=(workdir / "daphne.log").open("wb"),
             start_new_session=True,
-        )  # fmt: skip
+        )
         stack.procs.append(stack.daphne)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
